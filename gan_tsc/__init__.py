@@ -1,0 +1,1 @@
+"""gan_tsc: compressing models with generative adversarial networks (JAX/Flax)."""

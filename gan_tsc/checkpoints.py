@@ -1,0 +1,128 @@
+"""Orbax checkpoints of a phase, and read-only restores of finished phases.
+
+A phase saves its whole state every `checkpoint_every_steps` and at its last
+step. Orbax writes each step into a temporary folder and renames it when the
+write is complete, so a run killed mid-save leaves no step that a rerun could
+take for finished: a phase counts as finished only when a checkpoint at its
+final step exists.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(ValueError):
+  """A checkpoint that does not fit what the config asks for."""
+
+
+class PhaseCheckpoints:
+  """The checkpoints of one phase under `<phase_dir>/checkpoints`."""
+
+  def __init__(self, phase_dir: str, save_every_steps: int = 0, max_to_keep: int = 2):
+    self.directory = os.path.abspath(os.path.join(phase_dir, "checkpoints"))
+    self.save_every_steps = save_every_steps
+    # Synchronous saves: the train step donates the state's buffers right after.
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False))
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def is_finished(self, num_steps: int) -> bool:
+    return self.latest_step() == num_steps
+
+  def should_save(self, step: int, num_steps: int) -> bool:
+    return step == num_steps or (
+        self.save_every_steps > 0 and step % self.save_every_steps == 0)
+
+  def save(self, step: int, state) -> None:
+    self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    self.manager.wait_until_finished()
+
+  def restore(self, state_template, step: int | None = None):
+    """Restores the latest (or given) step into the structure of `state_template`."""
+    step = self.latest_step() if step is None else step
+    raw = self.manager.restore(step)
+    check_same_shapes(_as_tree(state_template), raw, self.directory)
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_template)
+    return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+  def close(self) -> None:
+    self.manager.close()
+
+
+def _as_tree(state):
+  """A TrainState as the nested dict that Orbax stores."""
+  from flax import serialization
+  return serialization.to_state_dict(state)
+
+
+def check_same_shapes(expected, stored, where: str) -> None:
+  """Raises CheckpointError listing every leaf whose shape differs or is missing."""
+  expected_leaves = dict(_flatten(expected))
+  stored_leaves = dict(_flatten(stored))
+  problems = []
+  for path, leaf in expected_leaves.items():
+    shape = np.shape(leaf)
+    if path not in stored_leaves:
+      problems.append(f"  {path}: missing in the checkpoint (expected {shape})")
+    elif np.shape(stored_leaves[path]) != shape:
+      problems.append(f"  {path}: checkpoint has {np.shape(stored_leaves[path])}, "
+                      f"config's model needs {shape}")
+  if problems:
+    shown = "\n".join(problems[:10]) + ("\n  ..." if len(problems) > 10 else "")
+    raise CheckpointError(
+        f"The checkpoint in {where} does not fit the model in the config:\n{shown}\n"
+        "Use the model settings it was trained with, or a fresh --workdir.")
+
+
+def _flatten(tree, prefix=""):
+  if isinstance(tree, dict):
+    for key, value in tree.items():
+      yield from _flatten(value, f"{prefix}/{key}" if prefix else str(key))
+  elif isinstance(tree, (list, tuple)):
+    for i, value in enumerate(tree):
+      yield from _flatten(value, f"{prefix}/{i}")
+  elif hasattr(tree, "shape"):
+    yield prefix, tree
+
+
+def find_checkpoint_dir(path: str) -> str:
+  """Accepts a checkpoints folder, a phase folder, or a workdir + phase name."""
+  for candidate in (path, os.path.join(path, "checkpoints")):
+    if os.path.isdir(candidate) and any(name.isdigit() for name in os.listdir(candidate)):
+      return os.path.abspath(candidate)
+  raise CheckpointError(
+      f"No finished checkpoint found at {path!r}. Give the phase folder of a "
+      "finished run (e.g. OTHER_WORKDIR/teacher) or its checkpoints folder.")
+
+
+def restore_model_variables(path: str, expected_variables) -> dict:
+  """Reads {'params', 'batch_stats'} of the latest step under `path`, read-only.
+
+  The shapes are checked against `expected_variables` (an abstract or real
+  tree, e.g. from `jax.eval_shape` of the model's init).
+  """
+  directory = find_checkpoint_dir(path)
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
+  try:
+    raw = manager.restore(manager.latest_step())
+  finally:
+    manager.close()
+  stored = {"params": raw.get("params", {}), "batch_stats": raw.get("batch_stats") or {}}
+  check_same_shapes(expected_variables, stored, directory)
+  return jax.tree.map(np.asarray, _select(expected_variables, stored))
+
+
+def _select(expected, stored):
+  """The leaves of `stored` at the paths of `expected` (extra leaves dropped)."""
+  if isinstance(expected, dict):
+    return {k: _select(v, stored[k]) for k, v in expected.items()}
+  return stored

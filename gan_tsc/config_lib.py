@@ -1,0 +1,67 @@
+"""Building blocks for experiment configs (configs/*.py).
+
+Configs are plain `ml_collections.ConfigDict`s, locked by the launcher so a
+mistyped `--config.x.y` override fails instead of being ignored. These helpers
+give every config the same keys, so overrides read the same everywhere.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+ConfigDict = ml_collections.ConfigDict
+
+
+def data(source: str, name: str, image_size: int = 32, **overrides) -> ConfigDict:
+  """An image data block. `source`: 'tfds', 'idx' (local IDX files) or 'sklearn'."""
+  block = ConfigDict(dict(
+      source=source, name=name, data_dir="", image_size=image_size, augment="none",
+      center_crop=False, normalization="dataset", download=False,
+      max_train_examples=0, seed=0))
+  block.update(overrides)
+  return block
+
+
+def optimizer(name: str, learning_rate: float, **overrides) -> ConfigDict:
+  block = ConfigDict(dict(
+      name=name, learning_rate=learning_rate, momentum=0.9, nesterov=False,
+      weight_decay=0.0, b1=0.9, b2=0.999, schedule="constant", decay_at=(),
+      decay_factor=0.1, warmup_fraction=0.0))
+  block.update(overrides)
+  return block
+
+
+def model(name: str, num_classes: int, **overrides) -> ConfigDict:
+  block = ConfigDict(dict(name=name, num_classes=num_classes))
+  block.update(overrides)
+  return block
+
+
+def supervised_phase(model_block: ConfigDict, optimizer_block: ConfigDict, *,
+                     batch_size: int, num_epochs: float = 0, num_steps: int = 0,
+                     **overrides) -> ConfigDict:
+  """Supervised training on labelled data (the teacher, or a scratch student)."""
+  block = ConfigDict(dict(
+      kind="supervised", model=model_block, optimizer=optimizer_block,
+      batch_size=batch_size, num_epochs=num_epochs, num_steps=num_steps,
+      eval_batch_size=500, log_every_steps=100, eval_every_steps=0,
+      checkpoint_every_steps=1000,
+      checkpoint=""))  # path of a finished phase to restore instead of training
+  block.update(overrides)
+  return block
+
+
+def smoke(phase_block: ConfigDict, steps: int = 4, batch_size: int = 16) -> None:
+  """Shrinks a phase to a few steps, logging and saving along the way."""
+  phase_block.num_steps = steps
+  phase_block.batch_size = batch_size
+  phase_block.log_every_steps = 2
+  if "eval_every_steps" in phase_block:
+    phase_block.eval_every_steps = 2
+  phase_block.checkpoint_every_steps = 2
+  if "eval_batch_size" in phase_block:
+    phase_block.eval_batch_size = 64
+
+
+def base(pipeline: tuple[str, ...], seed: int = 0) -> ConfigDict:
+  return ConfigDict(dict(seed=seed, pipeline=pipeline))

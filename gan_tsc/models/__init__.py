@@ -1,0 +1,39 @@
+"""Model registry: `build(model_config)` from a config block with a `name`."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_tsc.models import classifiers
+
+_CLASSIFIERS = {
+    "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
+    "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42)),
+    "resnet18": lambda c: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes),
+    "resnet34": lambda c: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes),
+    "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.get("hidden", (256, 256)))),
+}
+
+
+def classifier_names() -> tuple[str, ...]:
+  return tuple(_CLASSIFIERS)
+
+
+def build_classifier(model_config) -> nn.Module:
+  name = model_config.name
+  if name not in _CLASSIFIERS:
+    raise ValueError(f"Unknown model {name!r}; choose one of {classifier_names()} "
+                     "(--config.<phase>.model.name).")
+  return _CLASSIFIERS[name](model_config)
+
+
+def init_variables(model: nn.Module, key, input_shape, **kwargs) -> dict:
+  """Initial {'params', 'batch_stats'} for a batch-of-one input of `input_shape`."""
+  variables = model.init(key, jnp.zeros((1,) + tuple(input_shape), jnp.float32), **kwargs)
+  return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+
+
+def count_params(params) -> int:
+  return sum(x.size for x in jax.tree.leaves(params))

@@ -1,0 +1,89 @@
+"""Classifiers: LeNet-5 (and its half-width student), CIFAR ResNets, an MLP.
+
+Every classifier is called as `model.apply(variables, x, train=...)` and
+returns logits; with `return_features=True` it returns (logits, features),
+the penultimate activations that DAFL's activation loss reads.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class LeNet5(nn.Module):
+  """LeNet-5 on 32x32 inputs: conv5-pool-conv5-pool-conv5-fc-fc, ReLU.
+
+  Default widths give 61,706 parameters for 10 classes on 1 channel; the
+  half-width student (3, 8, 60, 42) gives 15,738.
+  """
+  num_classes: int = 10
+  widths: Sequence[int] = (6, 16, 120, 84)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    del train  # no batch statistics or dropout
+    c1, c2, c3, f1 = self.widths
+    x = nn.relu(nn.Conv(c1, (5, 5), padding="VALID")(x))
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = nn.relu(nn.Conv(c2, (5, 5), padding="VALID")(x))
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = nn.relu(nn.Conv(c3, (5, 5), padding="VALID")(x))
+    features = x.reshape(x.shape[0], -1)
+    x = nn.relu(nn.Dense(f1)(features))
+    logits = nn.Dense(self.num_classes)(x)
+    return (logits, features) if return_features else logits
+
+
+class BasicBlock(nn.Module):
+  features: int
+  stride: int = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                                     epsilon=1e-5, name=name)
+    y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(x)
+    y = nn.relu(norm("bn1")(y))
+    y = nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(y)
+    y = norm("bn2")(y)
+    if self.stride != 1 or x.shape[-1] != self.features:
+      x = nn.Conv(self.features, (1, 1), self.stride, use_bias=False, name="shortcut")(x)
+      x = norm("shortcut_bn")(x)
+    return nn.relu(x + y)
+
+
+class CifarResNet(nn.Module):
+  """ResNet with a 3x3 stem and no max-pool, for 32x32 images."""
+  stage_sizes: Sequence[int]
+  num_classes: int = 10
+  width: int = 64
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False)(x)
+    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+    x = nn.relu(x)
+    for stage, blocks in enumerate(self.stage_sizes):
+      for block in range(blocks):
+        stride = 2 if stage > 0 and block == 0 else 1
+        x = BasicBlock(self.width * 2**stage, stride)(x, train)
+    features = jnp.mean(x, axis=(1, 2))
+    logits = nn.Dense(self.num_classes)(features)
+    return (logits, features) if return_features else logits
+
+
+class MLP(nn.Module):
+  """A ReLU MLP for tabular rows."""
+  num_classes: int
+  hidden: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    del train
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    logits = nn.Dense(self.num_classes)(x)
+    return (logits, x) if return_features else logits

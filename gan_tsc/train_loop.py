@@ -1,0 +1,86 @@
+"""The loop every trained phase shares: resume, step, log, evaluate, save.
+
+A phase builds its jitted step and hands it here with a function that gives
+the batch of a step. The loop resumes from the phase's latest checkpoint,
+skips training when the final step is already saved, flushes metrics (and
+their NaN check) before every save so that no checkpoint holds a state that
+went non-finite, and saves at the final step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+from absl import logging
+
+from gan_tsc import checkpoints, reporting
+
+
+@dataclasses.dataclass
+class LoopSettings:
+  phase: str
+  phase_dir: str
+  num_steps: int
+  batch_size: int
+  log_every_steps: int = 100
+  eval_every_steps: int = 0
+  checkpoint_every_steps: int = 0
+
+  @classmethod
+  def from_config(cls, phase: str, workdir: str, phase_config, num_steps: int):
+    return cls(
+        phase=phase, phase_dir=os.path.join(workdir, phase), num_steps=num_steps,
+        batch_size=phase_config.batch_size,
+        log_every_steps=phase_config.get("log_every_steps", 100),
+        eval_every_steps=phase_config.get("eval_every_steps", 0),
+        checkpoint_every_steps=phase_config.get("checkpoint_every_steps", 0))
+
+
+@dataclasses.dataclass
+class LoopResult:
+  state: Any
+  trained_steps: int  # steps run in this process (0 when the phase was finished)
+  examples_per_sec: float
+
+
+def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[int], Any],
+        writer, evaluate: Callable[[Any, int], dict] | None = None,
+        on_log: Callable[[Any, int], None] | None = None) -> LoopResult:
+  """Trains `state` to `settings.num_steps` with `step_fn(state, batch)`."""
+  ckpts = checkpoints.PhaseCheckpoints(settings.phase_dir, settings.checkpoint_every_steps)
+  start = ckpts.latest_step() or 0
+  if start:
+    state = ckpts.restore(state)
+    if start >= settings.num_steps:
+      logging.info("[%s] finished at step %d; not training again.", settings.phase, start)
+    else:
+      logging.info("[%s] resuming from step %d.", settings.phase, start)
+  reporter = reporting.StepReporter(settings.phase, writer, settings.num_steps,
+                                    settings.log_every_steps, start, settings.batch_size)
+  for step in range(start, settings.num_steps):
+    state, metrics = step_fn(state, batch_fn(step))
+    done = step + 1
+    reporter.add(done, metrics)
+    if on_log and done % settings.log_every_steps == 0:
+      on_log(state, done)
+    if evaluate and settings.eval_every_steps and done % settings.eval_every_steps == 0 \
+        and done != settings.num_steps:
+      writer.write_scalars(done, evaluate(state, done))
+    if ckpts.should_save(done, settings.num_steps):
+      reporter.flush(done)  # the NaN check guards what is saved
+      ckpts.save(done, state)
+  writer.flush()
+  ckpts.close()
+  return LoopResult(state, settings.num_steps - start, reporter.examples_per_sec)
+
+
+def num_steps_of(phase_config, steps_per_epoch: int) -> int:
+  """Duration in steps: `num_steps` if set, else `num_epochs` epochs."""
+  if phase_config.get("num_steps", 0):
+    return int(phase_config.num_steps)
+  epochs = phase_config.get("num_epochs", 0)
+  if not epochs:
+    raise ValueError("Set num_steps or num_epochs for the phase.")
+  return max(1, int(round(epochs * steps_per_epoch)))
