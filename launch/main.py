@@ -17,27 +17,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-config_flags.DEFINE_config_file("config", None, "Config file, optionally with :variant.",
-                                lock_config=True)
-flags.DEFINE_string("workdir", None, "Folder for checkpoints, TensorBoard events, results.")
-flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host).")
-flags.mark_flags_as_required(["config", "workdir"])
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS, argv=None) -> None:
+  """Defines the flags; `argv` (default sys.argv) tells which overrides exist."""
+  config_flags.DEFINE_config_file(
+      "config", None, "Config file, optionally with :variant.", flag_values=flag_values,
+      lock_config=True, sys_argv=argv)
+  flags.DEFINE_string("workdir", None, "Folder for checkpoints, TensorBoard events, results.",
+                      flag_values=flag_values)
+  flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host).",
+                    flag_values=flag_values)
 
 
-def main(argv):
-  del argv
+def run(flag_values: flags.FlagValues) -> dict:
+  """Runs the pipeline of the parsed flags; returns the phases' outputs."""
+  if not flag_values.workdir:
+    raise app.UsageError("--workdir is required.")
   import jax
-  # Data pipelines use TensorFlow on the host only; keep it off accelerators.
+  # TensorFlow only feeds data on the host; keep it off accelerators.
   import tensorflow as tf
   tf.config.set_visible_devices([], "GPU")
-  if flags.FLAGS.distributed:
+  if flag_values.distributed:
     jax.distributed.initialize()
   from gan_tsc import pipeline, reporting
   logging.info("JAX devices: %s", jax.devices())
-  workdir = os.path.abspath(flags.FLAGS.workdir)
-  pipeline.run(flags.FLAGS.config, workdir)
+  workdir = os.path.abspath(flag_values.workdir)
+  outputs = pipeline.run(flag_values.config, workdir)
   print(f"Results: {reporting.results_path(workdir)}")
+  return outputs
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # progress lines are printed anyway
+  run(flags.FLAGS)
 
 
 if __name__ == "__main__":
+  define_flags()
+  flags.mark_flags_as_required(["config", "workdir"])
   app.run(main)

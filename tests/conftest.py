@@ -17,19 +17,25 @@ import pytest  # noqa: E402
 
 
 def run_launcher(argv):
-  """Runs launch/main.py's main() in this process (8 fake devices, mocks apply)."""
+  """Runs launch/main.py in this process (8 fake devices; mocks apply).
+
+  Flags are parsed into a fresh FlagValues with the launcher's own
+  definitions, so config overrides behave exactly as on the command line.
+  """
   import importlib.util
   from absl import flags
-  spec = importlib.util.spec_from_file_location(
-      "launch_main", os.path.join(ROOT, "launch", "main.py"))
   if "launch_main" not in sys.modules:
+    spec = importlib.util.spec_from_file_location(
+        "launch_main", os.path.join(ROOT, "launch", "main.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.modules["launch_main"] = module
   module = sys.modules["launch_main"]
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(["main.py"] + list(argv))
-  module.main([])
+  argv = ["main.py"] + list(argv)
+  flag_values = flags.FlagValues()
+  module.define_flags(flag_values, argv)
+  flag_values(argv)
+  return module.run(flag_values)
 
 
 @pytest.fixture
