@@ -51,6 +51,41 @@ def supervised_phase(model_block: ConfigDict, optimizer_block: ConfigDict, *,
   return block
 
 
+def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, teacher: str,
+                  batch_size: int, num_epochs: float = 0, num_steps: int = 0,
+                  loss: str = "kl", temperature: float = 1.0, **overrides) -> ConfigDict:
+  """A student distilled from a frozen teacher on real (and later synthetic) inputs."""
+  block = ConfigDict(dict(
+      kind="distill", teacher=teacher, student=student_block, optimizer=optimizer_block,
+      batch_size=batch_size, num_epochs=num_epochs, num_steps=num_steps, loss=loss,
+      temperature=temperature, p_fake=0.0, eval_batch_size=500, log_every_steps=100,
+      eval_every_steps=0, checkpoint_every_steps=1000))
+  block.update(overrides)
+  return block
+
+
+def dafl_generator(latent_dim: int, image_size: int, channels: int, conv: str = "xla") -> ConfigDict:
+  return ConfigDict(dict(name="dafl", latent_dim=latent_dim, image_size=image_size,
+                         channels=channels, conv=conv))
+
+
+def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
+               generator_optimizer: ConfigDict, student_optimizer: ConfigDict,
+               batch_size: int, num_steps: int, one_hot: float, information_entropy: float,
+               activation: float, teacher: str = "teacher", **overrides) -> ConfigDict:
+  """DAFL: generator against the frozen teacher, student distilled on its images."""
+  block = ConfigDict(dict(
+      kind="dafl", teacher=teacher, student=student_block, generator=generator_block,
+      generator_optimizer=generator_optimizer, student_optimizer=student_optimizer,
+      batch_size=batch_size, num_steps=num_steps, temperature=1.0,
+      loss_weights=dict(one_hot=one_hot, information_entropy=information_entropy,
+                        activation=activation),
+      collapse_patience=5, eval_batch_size=500, log_every_steps=120,
+      eval_every_steps=1200, checkpoint_every_steps=1200))
+  block.update(overrides)
+  return block
+
+
 def smoke(phase_block: ConfigDict, steps: int = 4, batch_size: int = 16) -> None:
   """Shrinks a phase to a few steps, logging and saving along the way."""
   phase_block.num_steps = steps
@@ -61,6 +96,16 @@ def smoke(phase_block: ConfigDict, steps: int = 4, batch_size: int = 16) -> None
   phase_block.checkpoint_every_steps = 2
   if "eval_batch_size" in phase_block:
     phase_block.eval_batch_size = 64
+
+
+def parse_variant(variant: str, allowed=("smoke", "baselines")) -> set[str]:
+  """'smoke,baselines' -> {'smoke', 'baselines'}; unknown words are an error."""
+  words = {w for w in variant.split(",") if w}
+  unknown = words - set(allowed)
+  if unknown:
+    raise ValueError(f"Unknown variant {','.join(sorted(unknown))!r}; use a comma-separated "
+                     f"subset of {allowed}.")
+  return words
 
 
 def base(pipeline: tuple[str, ...], seed: int = 0) -> ConfigDict:

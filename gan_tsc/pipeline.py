@@ -22,6 +22,8 @@ from gan_tsc import reporting
 # kind -> module under gan_tsc.phases with a `run` function.
 PHASE_KINDS = {
     "supervised": "supervised",
+    "dafl": "dafl",
+    "distill": "distill",
 }
 
 
@@ -52,10 +54,26 @@ def run(config, workdir: str) -> dict:
   """Runs every phase of `config.pipeline`; returns their outputs by name."""
   validate(config)
   os.makedirs(workdir, exist_ok=True)
-  reporting.write_json(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
+  reporting.write_file(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
   outputs = {}
   for phase in config.pipeline:
     kind = config[phase].get("kind", phase)
     logging.info("=== phase %s (%s) ===", phase, kind)
     outputs[phase] = phase_runner(kind)(config, phase, workdir, outputs)
+  table = results_table(config, reporting.read_results(workdir))
+  reporting.write_file(os.path.join(workdir, "results.md"), table)
+  print(table, flush=True)
   return outputs
+
+
+def results_table(config, results: dict) -> str:
+  """A markdown table: one row per phase with its final-step test accuracy."""
+  lines = ["| phase | kind | model | params | final test accuracy | steps |",
+           "|---|---|---|---|---|---|"]
+  for phase in config.pipeline:
+    r, c = results.get(phase, {}), config[phase]
+    model = c.get("model", None) or c.get("student", None)
+    accuracy = f"{100 * r['test_accuracy']:.2f}%" if "test_accuracy" in r else "-"
+    lines.append(f"| {phase} | {c.get('kind', phase)} | {model.name if model else '-'} | "
+                 f"{r.get('params', '-')} | {accuracy} | {r.get('steps', '-')} |")
+  return "\n".join(lines) + "\n"

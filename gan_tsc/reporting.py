@@ -48,18 +48,25 @@ class StepReporter:
     self._timed_seconds = 0.0
     self._timed_steps = 0
 
-  def add(self, step: int, metrics: dict) -> None:
-    """Adds the metrics of `step` (1-based count of steps done)."""
+  def add(self, step: int, metrics: dict) -> dict | None:
+    """Adds the metrics of `step` (1-based count of steps done).
+
+    Returns the interval's means when this step logged them, else None.
+    """
     self._pending.append(metrics)
     if step % self.every == 0 or step == self.num_steps:
-      self.flush(step)
+      return self.flush(step)
+    return None
 
   def flush(self, step: int) -> dict:
+    """Logs what is pending. Vector metrics named 'counts/...' are summed
+    (e.g. predicted-class counts) and written as TensorBoard histograms."""
     if not self._pending:
       return {}
     host = jax.device_get(self._pending)  # the one sync per interval
     self._pending = []
-    means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+    counts = {k: np.sum([m[k] for m in host], axis=0) for k in host[0] if k.startswith("counts/")}
+    means = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k not in counts}
     bad = [k for k, v in means.items() if not math.isfinite(v)]
     if bad:
       raise NonFiniteError(
@@ -76,9 +83,12 @@ class StepReporter:
       means["steps_per_sec"] = steps_per_sec
       means["examples_per_sec"] = steps_per_sec * self.batch_size
     self.writer.write_scalars(step, means)
+    if counts:
+      self.writer.write_histograms(step, {
+          k: np.repeat(np.arange(len(v)), v.astype(np.int64)) for k, v in counts.items()})
     self._log_line(step, means)
     self._last_time, self._last_step = now, step
-    return means
+    return {**means, **counts}
 
   def _log_line(self, step: int, means: dict) -> None:
     shown = " ".join(f"{k}={v:.4g}" for k, v in means.items()
@@ -125,7 +135,7 @@ def record_results(workdir: str, phase: str, results: dict) -> None:
   os.replace(tmp, path)
 
 
-def write_json(path: str, payload) -> None:
+def write_file(path: str, payload) -> None:
   if jax.process_index() != 0:
     return
   os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -47,8 +47,13 @@ class LoopResult:
 
 def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[int], Any],
         writer, evaluate: Callable[[Any, int], dict] | None = None,
-        on_log: Callable[[Any, int], None] | None = None) -> LoopResult:
-  """Trains `state` to `settings.num_steps` with `step_fn(state, batch)`."""
+        on_log: Callable[[Any, int, dict], None] | None = None) -> LoopResult:
+  """Trains `state` to `settings.num_steps` with `step_fn(state, batch)`.
+
+  `evaluate(state, step)` returns metrics to write every `eval_every_steps`;
+  `on_log(state, step, metrics)` sees each interval's metrics (e.g. to warn
+  or to write sample images).
+  """
   ckpts = checkpoints.PhaseCheckpoints(settings.phase_dir, settings.checkpoint_every_steps)
   start = ckpts.latest_step() or 0
   if start:
@@ -62,9 +67,9 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
   for step in range(start, settings.num_steps):
     state, metrics = step_fn(state, batch_fn(step))
     done = step + 1
-    reporter.add(done, metrics)
-    if on_log and done % settings.log_every_steps == 0:
-      on_log(state, done)
+    logged = reporter.add(done, metrics)
+    if on_log and logged is not None:
+      on_log(state, done, logged)
     if evaluate and settings.eval_every_steps and done % settings.eval_every_steps == 0 \
         and done != settings.num_steps:
       writer.write_scalars(done, evaluate(state, done))

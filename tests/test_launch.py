@@ -19,7 +19,8 @@ def config_names():
 
 def test_every_config_is_covered():
   local = {"teacher_digits", "teacher_fashion_mnist"}
-  assert set(config_names()) <= local | set(TFDS_CONFIGS), "add new configs to this test"
+  dafl = {"dafl_digits", "dafl_fashion_mnist", "dafl_mnist", "dafl_cifar10", "dafl_cifar100"}  # test_dafl.py
+  assert set(config_names()) <= local | set(TFDS_CONFIGS) | dafl, "add new configs to a smoke test"
 
 
 def smoke(launcher, name, workdir, *overrides):

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_tsc.models import classifiers
+from gan_tsc.models import classifiers, generators
 
 _CLASSIFIERS = {
     "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
@@ -27,6 +27,29 @@ def build_classifier(model_config) -> nn.Module:
     raise ValueError(f"Unknown model {name!r}; choose one of {classifier_names()} "
                      "(--config.<phase>.model.name).")
   return _CLASSIFIERS[name](model_config)
+
+
+def _conv(name: str):
+  if name == "xla":
+    return nn.Conv
+  if name == "im2col":
+    from gan_tsc.ops import conv
+    return conv.FastConv
+  raise ValueError(f"Unknown conv {name!r}; use 'xla' or 'im2col' (--config.<phase>.generator.conv).")
+
+
+_GENERATORS = {
+    "dafl": lambda c: generators.DAFLGenerator(c.latent_dim, c.image_size, c.channels,
+                                               conv=_conv(c.get("conv", "xla"))),
+}
+
+
+def build_generator(generator_config) -> nn.Module:
+  name = generator_config.name
+  if name not in _GENERATORS:
+    raise ValueError(f"Unknown generator {name!r}; choose one of {tuple(_GENERATORS)} "
+                     "(--config.<phase>.generator.name).")
+  return _GENERATORS[name](generator_config)
 
 
 def init_variables(model: nn.Module, key, input_shape, **kwargs) -> dict:

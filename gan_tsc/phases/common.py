@@ -51,7 +51,7 @@ def phase_dir(workdir: str, phase: str) -> str:
 def start_phase(config, phase: str, workdir: str):
   """Creates the phase folder, writes its config, returns (dir, writer)."""
   path = phase_dir(workdir, phase)
-  reporting.write_json(os.path.join(path, "config.json"), config[phase].to_json_best_effort(indent=2))
+  reporting.write_file(os.path.join(path, "config.json"), config[phase].to_json_best_effort(indent=2))
   return path, reporting.create_writer(path)
 
 
@@ -63,6 +63,20 @@ def create_classifier_state(model, key, input_shape, optimizer_config, num_steps
     variables = models.init_variables(model, key, input_shape)
     return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                              batch_stats=variables["batch_stats"])
+
+  state = jax.jit(init, out_shardings=parallel.replicated())()
+  return state, schedule
+
+
+def create_generator_state(generator, key, latent_shape, optimizer_config, num_steps):
+  """A replicated TrainState for a generator taking latent codes of `latent_shape`."""
+  import jax.numpy as jnp
+  tx, schedule = optim.build(optimizer_config, num_steps)
+
+  def init():
+    variables = generator.init(key, jnp.zeros((2,) + tuple(latent_shape), jnp.float32))
+    return TrainState.create(apply_fn=generator.apply, params=variables["params"], tx=tx,
+                             batch_stats=variables.get("batch_stats", {}))
 
   state = jax.jit(init, out_shardings=parallel.replicated())()
   return state, schedule

@@ -80,6 +80,11 @@ def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> common.
   settings = train_loop.LoopSettings.from_config(phase, workdir, c, num_steps)
   result = train_loop.run(settings, state, lambda s, b: step(s, b, key), batcher.batch,
                           writer, evaluate)
+  return finish(phase, workdir, writer, result, evaluate, model, c.model, num_steps)
+
+
+def finish(phase, workdir, writer, result, evaluate, model, model_config, num_steps):
+  """Final-step evaluation (never a chosen checkpoint), recorded in results.json."""
   metrics = evaluate(result.state, num_steps)
   writer.write_scalars(num_steps, metrics)
   writer.flush()
@@ -90,4 +95,4 @@ def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> common.
   print(f"[{phase}] final test accuracy {metrics['test_accuracy']:.4f} "
         f"after {num_steps} steps", flush=True)
   reporting.record_results(workdir, phase, metrics)
-  return common.TrainedClassifier(model, result.state.variables, c.model, metrics)
+  return common.TrainedClassifier(model, result.state.variables, model_config, metrics)

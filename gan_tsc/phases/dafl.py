@@ -1,0 +1,191 @@
+"""DAFL: data-free distillation of a frozen teacher into a student.
+
+One jitted step (state donated, teacher passed in as an argument):
+  z ~ N(0, I) drawn on device -> generator (batch statistics) -> images
+  teacher(images), eval mode -> one-hot + information-entropy + activation
+      losses -> generator update (the generator learns only from these)
+  student(stop_gradient(images)) vs stop_gradient(teacher logits) -> KL
+      -> student update (the student learns only from this)
+The training data is never read; the test split only measures the student.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from gan_tsc import losses, models, parallel, train_loop
+from gan_tsc.data import images as image_data
+from gan_tsc.metrics.classification import ClassifierEvaluator
+from gan_tsc.phases import common, supervised
+
+
+@flax.struct.dataclass
+class DaflState:
+  generator: common.TrainState
+  student: common.TrainState
+
+
+class DaflError(ValueError):
+  """A DAFL setup that cannot work; the message says why."""
+
+
+def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule):
+  """step(state, batch(None), key, teacher_variables) -> (state, metrics)."""
+  weights = config_phase.loss_weights
+  batch_size, latent_dim = config_phase.batch_size, config_phase.generator.latent_dim
+  temperature = config_phase.get("temperature", 1.0)
+
+  def step(state: DaflState, batch, key, teacher_variables):
+    del batch  # data-free
+    g, s = state.generator, state.student
+    z = jax.random.normal(jax.random.fold_in(key, s.step), (batch_size, latent_dim))
+
+    def generator_loss(g_params):
+      images, g_updates = generator.apply({"params": g_params, "batch_stats": g.batch_stats},
+                                          z, mutable=["batch_stats"])
+      t_logits, t_features = teacher.apply(teacher_variables, images, train=False,
+                                           return_features=True)
+      parts = {"one_hot": losses.dafl_one_hot(t_logits),
+               "information_entropy": losses.dafl_information_entropy(t_logits),
+               "activation": losses.dafl_activation(t_features)}
+      total = sum(weights[k] * v for k, v in parts.items())
+      return total, (images, t_logits, g_updates["batch_stats"], parts)
+
+    (g_loss, (images, t_logits, g_stats, parts)), g_grads = jax.value_and_grad(
+        generator_loss, has_aux=True)(g.params)
+    images, t_logits = jax.lax.stop_gradient(images), jax.lax.stop_gradient(t_logits)
+
+    def student_loss(s_params):
+      s_logits, s_updates = student.apply({"params": s_params, "batch_stats": s.batch_stats},
+                                          images, train=True, mutable=["batch_stats"])
+      return losses.kd_kl(s_logits, t_logits, temperature), (
+          s_logits, s_updates.get("batch_stats", s.batch_stats))
+
+    (kd, (s_logits, s_stats)), s_grads = jax.value_and_grad(student_loss, has_aux=True)(s.params)
+    teacher_classes = jnp.argmax(t_logits, -1)
+    metrics = {
+        "generator_loss": g_loss, "kd_loss": kd,
+        **{f"loss_{k}": v for k, v in parts.items()},
+        "student_teacher_agreement": jnp.mean(jnp.argmax(s_logits, -1) == teacher_classes),
+        "lr_generator": g_schedule(g.step), "lr_student": s_schedule(s.step),
+        "counts/teacher_class": jnp.bincount(teacher_classes, length=t_logits.shape[-1]),
+    }
+    new_state = DaflState(g.apply_gradients(grads=g_grads, batch_stats=g_stats),
+                          s.apply_gradients(grads=s_grads, batch_stats=s_stats))
+    return new_state, metrics
+
+  return step
+
+
+def jit_step(step_fn):
+  repl = parallel.replicated()
+  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, None, repl, repl),
+                 out_shardings=(repl, repl))
+
+
+def create_state(generator, student, key, config_phase, image_shape, num_steps):
+  g_key, s_key = jax.random.split(key)
+  s_state, s_schedule = common.create_classifier_state(
+      student, s_key, image_shape, config_phase.student_optimizer, num_steps)
+  g_state, g_schedule = common.create_generator_state(
+      generator, g_key, (config_phase.generator.latent_dim,), config_phase.generator_optimizer,
+      num_steps)
+  return DaflState(g_state, s_state), g_schedule, s_schedule
+
+
+def check_teacher(teacher: common.TrainedClassifier, generator, g_variables, config_phase,
+                  image_shape, key) -> None:
+  """Refuses teachers DAFL cannot learn from, before any training."""
+  gen_shape = (config_phase.generator.image_size, config_phase.generator.image_size,
+               config_phase.generator.channels)
+  if gen_shape != tuple(image_shape):
+    raise DaflError(
+        f"The generator makes {gen_shape} images but the teacher takes {tuple(image_shape)}; "
+        "set --config.<phase>.generator.image_size / .channels to match the teacher's data.")
+  z = jax.random.normal(key, (16, config_phase.generator.latent_dim))
+  images, _ = generator.apply(g_variables, z, mutable=["batch_stats"])
+  outputs = np.asarray(teacher.model.apply(teacher.variables, images, train=False))
+  if outputs.min() >= 0 and np.allclose(outputs.sum(-1), 1.0, atol=1e-4):
+    raise DaflError(
+        "The teacher's outputs are probabilities (non-negative, rows sum to 1): DAFL's "
+        "one-hot and entropy losses need logits. Remove the final softmax from the teacher.")
+
+
+def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
+  """Warns when one class takes most generated images for `patience` logs."""
+  streak = {"n": 0}
+
+  def on_log(state, step, logged):
+    del state
+    counts = logged.get("counts/teacher_class")
+    if counts is None or counts.sum() == 0:
+      return
+    share = counts.max() / counts.sum()
+    streak["n"] = streak["n"] + 1 if share > threshold else 0
+    if streak["n"] == patience:
+      top = np.argsort(counts)[::-1][:5]
+      hist = ", ".join(f"class {c}: {100 * counts[c] / counts.sum():.1f}%" for c in top)
+      message = (f"[{phase}] the generator has collapsed: for {patience} log intervals up to "
+                 f"step {step}, >{threshold:.0%} of generated images go to one class ({hist}). "
+                 "Raise loss_weights.information_entropy or lower generator_optimizer."
+                 "learning_rate.")
+      logging.warning(message)
+      print("WARNING " + message, flush=True)
+
+  return on_log
+
+
+def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedClassifier:
+  c = config[phase]
+  if c.teacher not in inputs:
+    raise DaflError(f"{phase}.teacher={c.teacher!r} names no earlier phase of the pipeline.")
+  teacher: common.TrainedClassifier = inputs[c.teacher]
+  dataset = image_data.load(config.data)  # test split only: the student's accuracy
+  common.check_num_classes(c.student, dataset.num_classes, phase)
+  generator = models.build_generator(c.generator)
+  student = models.build_classifier(c.student)
+  path, writer = common.start_phase(config, phase, workdir)
+  parallel.check_batch_size(c.batch_size)
+  key = common.phase_key(config.seed, phase)
+  state, g_schedule, s_schedule = create_state(generator, student, key, c, dataset.image_shape,
+                                               c.num_steps)
+  check_teacher(teacher, generator, state.generator.variables, c, dataset.image_shape, key)
+  step = jit_step(make_step(generator, teacher.model, student, c, g_schedule, s_schedule))
+  evaluator = ClassifierEvaluator(student, dataset, c.eval_batch_size)
+  sample_z = jax.random.normal(common.phase_key(config.seed, phase + "/samples"),
+                               (64, c.generator.latent_dim))
+  sample = jax.jit(lambda v: generator.apply(v, sample_z, mutable=["batch_stats"])[0])
+
+  def evaluate(s: DaflState, step_done: int):
+    """Monitoring only: the reported accuracy is the final step's."""
+    writer.write_images(step_done, {"generated": image_grid(np.asarray(sample(s.generator.variables)))})
+    return {f"test_{k}": v for k, v in evaluator(s.student.variables).items()}
+
+  settings = train_loop.LoopSettings.from_config(phase, workdir, c, c.num_steps)
+  result = train_loop.run(
+      settings, state, lambda s, b: step(s, b, key, teacher.variables), lambda _: None, writer,
+      evaluate, on_log=collapse_monitor(phase, c.get("collapse_patience", 5)))
+  writer.write_images(c.num_steps, {"generated": image_grid(np.asarray(
+      sample(result.state.generator.variables)))})
+  student_evaluate = lambda s_state, _: {f"test_{k}": v for k, v in evaluator(s_state.variables).items()}
+  return supervised.finish(phase, workdir, writer, dataclasses.replace(result, state=result.state.student),
+                           student_evaluate, student, c.student, c.num_steps)
+
+
+def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
+  """(N, H, W, C) any range -> one (1, rows*H, columns*W, C) image in [0, 1]."""
+  n, h, w, ch = images.shape
+  rows = -(-n // columns)
+  lo, hi = images.min(), images.max()
+  images = (images - lo) / max(hi - lo, 1e-8)
+  grid = np.ones((rows * h, columns * w, ch), np.float32)
+  for i, image in enumerate(images):
+    r, col = divmod(i, columns)
+    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+  return grid[None]
