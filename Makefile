@@ -29,7 +29,7 @@ system-data:
 	else echo "Not root or no apt: Fashion-MNIST tests will be skipped."; fi
 
 demo: $(STAMP)
-	$(BIN)/python launch/main.py --config=configs/teacher_digits.py --workdir=$(WORKDIR)
+	$(BIN)/python launch/main.py --config=configs/dafl_digits.py --workdir=$(WORKDIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

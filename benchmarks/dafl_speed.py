@@ -27,9 +27,9 @@ from gan_tsc import models, parallel  # noqa: E402
 from gan_tsc.phases import common, dafl  # noqa: E402
 
 
-def time_step(batch: int, steps: int, conv: str) -> list[float]:
+def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float]:
   c = cl.dafl_phase(
-      cl.model("lenet5_half", 10), cl.dafl_generator(100, 32, 1, conv=conv),
+      cl.model("lenet5_half", 10), cl.dafl_generator(100, 32, 1, conv=conv, width=width),
       generator_optimizer=cl.optimizer("adam", 0.2), student_optimizer=cl.optimizer("adam", 2e-3),
       batch_size=batch, num_steps=1000, one_hot=1.0, information_entropy=5.0, activation=0.1)
   teacher_model = models.build_classifier(cl.model("lenet5", 10))
@@ -56,13 +56,14 @@ def main():
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--conv", nargs="+", default=["xla", "im2col"])
+  parser.add_argument("--width", type=int, default=128, help="generator width (paper: 128)")
   args = parser.parse_args()
   print(f"devices: {jax.devices()}  MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}")
-  print(f"\n| conv | batch | median s/step | images/s (median) | images/s (best) |")
-  print("|---|---|---|---|---|")
+  print(f"\n| conv | generator width | batch | median s/step | images/s (median) | images/s (best) |")
+  print("|---|---|---|---|---|---|")
   for conv in args.conv:
-    times = np.array(time_step(args.batch, args.steps, conv))
-    print(f"| {conv} | {args.batch} | {np.median(times):.3f} | {args.batch / np.median(times):.0f} | "
+    times = np.array(time_step(args.batch, args.steps, conv, args.width))
+    print(f"| {conv} | {args.width} | {args.batch} | {np.median(times):.3f} | {args.batch / np.median(times):.0f} | "
           f"{args.batch / times.min():.0f} |", flush=True)
 
 

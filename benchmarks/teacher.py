@@ -9,7 +9,6 @@ evaluating included) and training images/s.
 """
 
 import argparse
-import importlib.util
 import os
 import shutil
 import sys
@@ -25,13 +24,6 @@ RUNS = {
 }
 
 
-def load_config(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("")
-  config.lock()
-  return config
 
 
 def main():
@@ -39,10 +31,10 @@ def main():
   parser.add_argument("--only", choices=sorted(RUNS), action="append")
   parser.add_argument("--workdir", default=os.path.join(ROOT, "runs", "bench_teacher"))
   args = parser.parse_args()
-  from gan_tsc import pipeline
+  from gan_tsc import config_lib, pipeline
   rows = []
   for data_name in args.only or RUNS:
-    config = load_config(RUNS[data_name])
+    config = config_lib.load(RUNS[data_name])
     workdir = os.path.join(args.workdir, data_name)
     shutil.rmtree(workdir, ignore_errors=True)
     start = time.perf_counter()

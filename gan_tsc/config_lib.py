@@ -7,7 +7,12 @@ give every config the same keys, so overrides read the same everywhere.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import ml_collections
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -64,9 +69,11 @@ def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, tea
   return block
 
 
-def dafl_generator(latent_dim: int, image_size: int, channels: int, conv: str = "xla") -> ConfigDict:
+def dafl_generator(latent_dim: int, image_size: int, channels: int, conv: str = "xla",
+                   width: int = 128) -> ConfigDict:
+  """DAFL's generator; width 128 is the paper's. conv: 'xla' or 'im2col' (faster on CPU)."""
   return ConfigDict(dict(name="dafl", latent_dim=latent_dim, image_size=image_size,
-                         channels=channels, conv=conv))
+                         channels=channels, conv=conv, width=width))
 
 
 def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
@@ -110,3 +117,15 @@ def parse_variant(variant: str, allowed=("smoke", "baselines")) -> set[str]:
 
 def base(pipeline: tuple[str, ...], seed: int = 0) -> ConfigDict:
   return ConfigDict(dict(seed=seed, pipeline=pipeline))
+
+
+def load(name: str, variant: str = "", lock: bool = True) -> ConfigDict:
+  """configs/<name>.py's get_config(variant), as the launcher would build it."""
+  path = name if name.endswith(".py") else os.path.join(CONFIG_DIR, f"{name}.py")
+  spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(variant)
+  if lock:
+    config.lock()
+  return config

@@ -72,7 +72,10 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
       on_log(state, done, logged)
     if evaluate and settings.eval_every_steps and done % settings.eval_every_steps == 0 \
         and done != settings.num_steps:
-      writer.write_scalars(done, evaluate(state, done))
+      evaluated = evaluate(state, done)
+      writer.write_scalars(done, evaluated)
+      print(f"[{settings.phase}] step {done} eval: " +
+            " ".join(f"{k}={v:.4g}" for k, v in evaluated.items()), flush=True)
     if ckpts.should_save(done, settings.num_steps):
       reporter.flush(done)  # the NaN check guards what is saved
       ckpts.save(done, state)

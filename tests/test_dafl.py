@@ -73,7 +73,7 @@ def phase_config(batch_size=16, generator_optimizer=None, **weights):
   w = dict(one_hot=1.0, information_entropy=5.0, activation=0.1)
   w.update(weights)
   return cl.dafl_phase(
-      cl.model("lenet5_half", 10), cl.dafl_generator(8, 32, 1),
+      cl.model("lenet5_half", 10), cl.dafl_generator(8, 32, 1, width=16),
       generator_optimizer=generator_optimizer or cl.optimizer("adam", 0.2), student_optimizer=cl.optimizer("adam", 2e-3),
       batch_size=batch_size, num_steps=10, **w)
 
@@ -223,6 +223,10 @@ def test_collapse_warning(capsys):
   monitor(None, 6, collapsed)
   out = capsys.readouterr().out
   assert "collapsed" in out and "class 0: 95.0%" in out
+  monitor(None, 7, {"generated_batch_std": 0.5})
+  assert "died" not in capsys.readouterr().out
+  monitor(None, 8, {"generated_batch_std": 0.0})
+  assert "no longer vary" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------
@@ -231,6 +235,9 @@ def test_collapse_warning(capsys):
 
 @pytest.mark.parametrize("name, variant, mocked", [
     ("dafl_digits", "smoke,baselines", False), ("dafl_mnist", "smoke", True),
+    pytest.param("dafl_fashion_mnist", "smoke", False, marks=pytest.mark.skipif(
+        not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+        reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")),
     ("dafl_cifar10", "smoke,baselines", True), ("dafl_cifar100", "smoke", True)])
 def test_smoke_configs(launcher, tmp_path, name, variant, mocked):
   args = [f"--config={ROOT}/configs/{name}.py:{variant}", f"--workdir={tmp_path}"]

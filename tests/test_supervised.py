@@ -1,6 +1,5 @@
 """The teacher phase: learning, data parallelism, resume, and bad input."""
 
-import importlib.util
 import json
 import os
 
@@ -9,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_tsc import checkpoints, parallel, pipeline, reporting
+from gan_tsc import checkpoints, config_lib, parallel, pipeline, reporting
 from gan_tsc.data import images as image_data
 from gan_tsc.phases import common, supervised
 from gan_tsc import models
@@ -19,12 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_config(name, variant="smoke"):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(variant)
-  config.lock()
-  return config
+  return config_lib.load(name, variant)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,11 @@ class ClassifierEvaluator:
     self._batch_sums = jax.jit(batch_sums, out_shardings=parallel.replicated())
 
   def __call__(self, variables) -> dict[str, float]:
-    totals = sum(self._batch_sums(variables, batch) for batch in
-                 image_data.eval_batches(self.images, self.labels, self.batch_size))
-    correct, loss, count = np.asarray(totals, np.float64)
+    # Each batch's sums are read before the next is dispatched: evaluation is
+    # off the hot path, and hundreds of queued collectives can starve
+    # XLA:CPU's thread pool when devices are simulated on few cores.
+    totals = np.zeros(3, np.float64)
+    for batch in image_data.eval_batches(self.images, self.labels, self.batch_size):
+      totals += np.asarray(self._batch_sums(variables, batch), np.float64)
+    correct, loss, count = totals
     return {"accuracy": correct / count, "loss": loss / count}

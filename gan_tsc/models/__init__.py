@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_tsc.models import classifiers, generators
+from gan_tsc.ops import conv as conv_ops
 
 _CLASSIFIERS = {
     "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
@@ -29,18 +30,10 @@ def build_classifier(model_config) -> nn.Module:
   return _CLASSIFIERS[name](model_config)
 
 
-def _conv(name: str):
-  if name == "xla":
-    return nn.Conv
-  if name == "im2col":
-    from gan_tsc.ops import conv
-    return conv.FastConv
-  raise ValueError(f"Unknown conv {name!r}; use 'xla' or 'im2col' (--config.<phase>.generator.conv).")
-
-
 _GENERATORS = {
     "dafl": lambda c: generators.DAFLGenerator(c.latent_dim, c.image_size, c.channels,
-                                               conv=_conv(c.get("conv", "xla"))),
+                                               conv=conv_ops.conv_module(c.get("conv", "xla")),
+                                               width=c.get("width", 128)),
 }
 
 

@@ -70,12 +70,14 @@ class DAFLGenerator(nn.Module):
 
   `conv` builds the 3x3 convolutions; any module class taking `features,
   kernel_size, padding, use_bias` with params 'kernel' (kh, kw, in, out) and
-  'bias' can replace nn.Conv, e.g. a faster CPU convolution.
+  'bias' can replace nn.Conv, e.g. a faster CPU convolution. `width` is
+  128 in the paper; the two conv stages have `width` and `width // 2` filters.
   """
   latent_dim: int
   image_size: int
   channels: int
   conv: Callable[..., nn.Module] = nn.Conv
+  width: int = 128
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
@@ -93,14 +95,14 @@ class DAFLGenerator(nn.Module):
       return self.conv(features=features, kernel_size=(3, 3), padding="SAME",
                        use_bias=True, name=name)
 
-    x = nn.Dense(128 * side * side, name="dense")(z)
-    x = x.reshape(z.shape[0], side, side, 128)
+    x = nn.Dense(self.width * side * side, name="dense")(z)
+    x = x.reshape(z.shape[0], side, side, self.width)
     x = batch_norm("bn0", 1e-5)(x)
     x = _upsample_nearest(x)
-    x = conv3x3(128, "conv1")(x)
+    x = conv3x3(self.width, "conv1")(x)
     x = nn.leaky_relu(batch_norm("bn1", 0.8)(x), 0.2)
     x = _upsample_nearest(x)
-    x = conv3x3(64, "conv2")(x)
+    x = conv3x3(self.width // 2, "conv2")(x)
     x = nn.leaky_relu(batch_norm("bn2", 0.8)(x), 0.2)
     x = jnp.tanh(conv3x3(self.channels, "conv3")(x))
     return batch_norm("bn_out", 1e-5, affine=False)(x)

@@ -73,6 +73,8 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
         "generator_loss": g_loss, "kd_loss": kd,
         **{f"loss_{k}": v for k, v in parts.items()},
         "student_teacher_agreement": jnp.mean(jnp.argmax(s_logits, -1) == teacher_classes),
+        # Spread of pixels across the batch; ~0 means every image is the same.
+        "generated_batch_std": jnp.mean(jnp.std(images, axis=0)),
         "lr_generator": g_schedule(g.step), "lr_student": s_schedule(s.step),
         "counts/teacher_class": jnp.bincount(teacher_classes, length=t_logits.shape[-1]),
     }
@@ -118,11 +120,19 @@ def check_teacher(teacher: common.TrainedClassifier, generator, g_variables, con
 
 
 def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
-  """Warns when one class takes most generated images for `patience` logs."""
+  """Warns when one class takes most generated images for `patience` logs,
+  and at once when the generator's images stop varying across the batch."""
   streak = {"n": 0}
 
   def on_log(state, step, logged):
     del state
+    if logged.get("generated_batch_std", 1.0) < 1e-3:
+      message = (f"[{phase}] the generator's images no longer vary across the batch at step "
+                 f"{step} (batch std {logged['generated_batch_std']:.2g}): it has died and the "
+                 "student learns nothing more. Lower generator_optimizer.learning_rate or raise "
+                 "batch_size, and rerun in a fresh workdir.")
+      logging.warning(message)
+      print("WARNING " + message, flush=True)
     counts = logged.get("counts/teacher_class")
     if counts is None or counts.sum() == 0:
       return

@@ -63,7 +63,8 @@ def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> common.
     variables = parallel.replicate(checkpoints.restore_model_variables(c.checkpoint, expected))
     metrics = {f"test_{k}": v for k, v in evaluator(variables).items()}
     metrics["restored_from"] = c.checkpoint
-    logging.info("[%s] restored from %s: %s", phase, c.checkpoint, metrics)
+    print(f"[{phase}] restored from {c.checkpoint}: test accuracy "
+          f"{metrics['test_accuracy']:.4f}", flush=True)
     reporting.record_results(workdir, phase, metrics)
     return common.TrainedClassifier(model, variables, c.model, metrics)
 
