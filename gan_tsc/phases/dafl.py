@@ -119,6 +119,11 @@ def check_teacher(teacher: common.TrainedClassifier, generator, g_variables, con
         "one-hot and entropy losses need logits. Remove the final softmax from the teacher.")
 
 
+def _warn(message: str) -> None:
+  logging.warning(message)
+  print("WARNING " + message, flush=True)
+
+
 def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
   """Warns when one class takes most generated images for `patience` logs,
   and at once when the generator's images stop varying across the batch."""
@@ -127,12 +132,10 @@ def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
   def on_log(state, step, logged):
     del state
     if logged.get("generated_batch_std", 1.0) < 1e-3:
-      message = (f"[{phase}] the generator's images no longer vary across the batch at step "
-                 f"{step} (batch std {logged['generated_batch_std']:.2g}): it has died and the "
-                 "student learns nothing more. Lower generator_optimizer.learning_rate or raise "
-                 "batch_size, and rerun in a fresh workdir.")
-      logging.warning(message)
-      print("WARNING " + message, flush=True)
+      _warn(f"[{phase}] the generator's images no longer vary across the batch at step "
+            f"{step} (batch std {logged['generated_batch_std']:.2g}): it has died and the "
+            "student learns nothing more. Lower generator_optimizer.learning_rate or raise "
+            "batch_size, and rerun in a fresh workdir.")
     counts = logged.get("counts/teacher_class")
     if counts is None or counts.sum() == 0:
       return
@@ -141,12 +144,9 @@ def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
     if streak["n"] == patience:
       top = np.argsort(counts)[::-1][:5]
       hist = ", ".join(f"class {c}: {100 * counts[c] / counts.sum():.1f}%" for c in top)
-      message = (f"[{phase}] the generator has collapsed: for {patience} log intervals up to "
-                 f"step {step}, >{threshold:.0%} of generated images go to one class ({hist}). "
-                 "Raise loss_weights.information_entropy or lower generator_optimizer."
-                 "learning_rate.")
-      logging.warning(message)
-      print("WARNING " + message, flush=True)
+      _warn(f"[{phase}] the generator has collapsed: for {patience} log intervals up to "
+            f"step {step}, >{threshold:.0%} of generated images go to one class ({hist}). "
+            "Raise loss_weights.information_entropy or lower generator_optimizer.learning_rate.")
 
   return on_log
 
