@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from gan_tsc import config_lib as cl  # noqa: E402
 from gan_tsc import models, parallel  # noqa: E402
-from gan_tsc.phases import common, dafl  # noqa: E402
+from gan_tsc.phases import dafl  # noqa: E402
 
 
 def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float]:
@@ -59,7 +59,7 @@ def main():
   parser.add_argument("--width", type=int, default=128, help="generator width (paper: 128)")
   args = parser.parse_args()
   print(f"devices: {jax.devices()}  MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}")
-  print(f"\n| conv | generator width | batch | median s/step | images/s (median) | images/s (best) |")
+  print("\n| conv | generator width | batch | median s/step | images/s (median) | images/s (best) |")
   print("|---|---|---|---|---|---|")
   for conv in args.conv:
     times = np.array(time_step(args.batch, args.steps, conv, args.width))

@@ -1,6 +1,5 @@
 """DAFL: losses by hand, frozen teacher, gradient routing, compile once, 8 = 1."""
 
-import importlib.util
 import os
 
 import jax

@@ -1,12 +1,10 @@
 """Data sources, deterministic batching, and on-device preprocessing."""
 
 import gzip
-import os
 import struct
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 

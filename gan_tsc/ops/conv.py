@@ -166,7 +166,6 @@ def _kernel_grad_im2col(flat, g, pads: Pads, kernel_shape, x_shape, dtype):
   XLA:CPU multiplies fastest.
   """
   kh, kw, c, o = kernel_shape
-  n = x_shape[0]
   wo = g.shape[2]
   _, wp, length, bs = _flat_geometry(x_shape, kh, kw, pads, np.dtype(dtype).itemsize)
   gp = jnp.pad(g, ((0, 0), (0, 0), (0, wp - wo), (0, 0)))

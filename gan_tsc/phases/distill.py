@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gan_tsc import losses, models, parallel, reporting, train_loop
+from gan_tsc import losses, models, parallel, train_loop
 from gan_tsc.data import images as image_data
 from gan_tsc.metrics.classification import ClassifierEvaluator
 from gan_tsc.phases import common, supervised
