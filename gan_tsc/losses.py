@@ -1,4 +1,4 @@
-"""Losses of the three methods, as pure functions of logits and features."""
+"""Losses of the three methods, as pure functions of logits, scores and features."""
 
 from __future__ import annotations
 
@@ -47,3 +47,40 @@ def dafl_information_entropy(teacher_logits):
   """Σ p̄·log10 p̄ of the batch-mean softmax: minimal when classes are balanced."""
   mean_probs = jnp.mean(jax.nn.softmax(teacher_logits, -1), axis=0)
   return jnp.sum(mean_probs * jnp.log10(mean_probs))
+
+
+# ---------------------------------------------------------------------------
+# Adversarial losses.
+
+
+def gan_discriminator_loss(real_logits, fake_logits):
+  """Non-saturating GAN: −log σ(real) − log(1 − σ(fake)), via log_sigmoid (stable)."""
+  return -jnp.mean(jax.nn.log_sigmoid(real_logits)) - jnp.mean(jax.nn.log_sigmoid(-fake_logits))
+
+
+def gan_generator_loss(fake_logits):
+  """Non-saturating generator loss: −log σ(D(G(z)))."""
+  return -jnp.mean(jax.nn.log_sigmoid(fake_logits))
+
+
+def wgan_critic_loss(real_scores, fake_scores):
+  """WGAN critic: E[D(fake)] − E[D(real)] (the penalty is added separately)."""
+  return jnp.mean(fake_scores) - jnp.mean(real_scores)
+
+
+def wgan_generator_loss(fake_scores):
+  return -jnp.mean(fake_scores)
+
+
+def gradient_penalty(critic_fn, real, fake, key):
+  """WGAN-GP (Gulrajani et al. 2017): E[(‖∇D(x̂)‖₂ − 1)²] on random interpolates.
+
+  `critic_fn(x) -> (N,)` scores; it must treat samples independently (no
+  batch statistics), or the per-sample gradient is not defined.
+  """
+  shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+  eps = jax.random.uniform(key, shape, real.dtype)
+  interpolates = eps * real + (1.0 - eps) * fake
+  grads = jax.grad(lambda x: jnp.sum(critic_fn(x)))(interpolates)
+  norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=-1) + 1e-12)
+  return jnp.mean((norms - 1.0) ** 2)

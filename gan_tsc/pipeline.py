@@ -24,6 +24,10 @@ PHASE_KINDS = {
     "supervised": "supervised",
     "dafl": "dafl",
     "distill": "distill",
+    "gan": "gan",  # GAN-TSC's class-conditional GAN (images: AC-GAN; tabular: WGAN-GP)
+    "forest": "forest",  # GAN-TSC's random-forest teacher and students
+    "wgan_gp": "wgan_gp",  # GAN-KD's teacher generator, and its scratch baselines
+    "compress": "compress_generator",  # GAN-KD's student generator
 }
 
 

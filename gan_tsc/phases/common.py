@@ -32,6 +32,20 @@ class TrainedClassifier:
   metrics: dict
 
 
+@dataclasses.dataclass
+class TrainedGenerator:
+  """A phase's trained generator, handed frozen to later phases.
+
+  `sample(variables, key, n)` draws n outputs (and, for a class-conditional
+  generator, their labels) inside jit; `variables` are replicated on the mesh.
+  """
+  model: nn.Module
+  variables: dict
+  model_config: Any
+  metrics: dict
+  sample: Any = None
+
+
 def phase_key(seed: int, phase: str) -> jax.Array:
   """The root key of a phase: seed, then a stable hash of the phase name."""
   return jax.random.fold_in(jax.random.PRNGKey(seed), zlib.crc32(phase.encode()))
