@@ -13,17 +13,11 @@ import argparse
 import json
 import os
 import shutil
-import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from bench_util import ROOT, timed_pipeline_run
 
 ROWS = (("teacher", "teacher (LeNet-5)"), ("student_scratch", "student from scratch, labels"),
         ("student_kd", "student, KD with data"), ("dafl", "student, DAFL (data-free)"))
-
-
 
 
 def main():
@@ -31,27 +25,11 @@ def main():
   parser.add_argument("--data", choices=("fashion_mnist", "digits"), default="fashion_mnist")
   parser.add_argument("--workdir", default=None)
   args = parser.parse_args()
-  from gan_tsc import config_lib, pipeline
+  from gan_tsc import config_lib
   config = config_lib.load(f"dafl_{args.data}", "baselines")
   workdir = args.workdir or os.path.join(ROOT, "runs", f"bench_dafl_{args.data}")
   shutil.rmtree(workdir, ignore_errors=True)
-  # Time each phase by wrapping the phase runners.
-  walls = {}
-  original = pipeline.phase_runner
-
-  def timed_runner(kind):
-    run = original(kind)
-    def wrapped(config, phase, workdir, inputs):
-      start = time.perf_counter()
-      out = run(config, phase, workdir, inputs)
-      walls[phase] = time.perf_counter() - start
-      return out
-    return wrapped
-
-  pipeline.phase_runner = timed_runner
-  start = time.perf_counter()
-  pipeline.run(config, workdir)
-  total = time.perf_counter() - start
+  _, walls, total = timed_pipeline_run(config, workdir)
   results = json.load(open(os.path.join(workdir, "results.json")))
   print(f"\nDAFL table, {args.data} (final-step test accuracy; total wall {total / 60:.1f} min)\n")
   print("| row | model | params | final test acc | steps | wall | train img/s |")

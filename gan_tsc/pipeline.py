@@ -76,8 +76,8 @@ def results_table(config, results: dict) -> str:
            "|---|---|---|---|---|---|"]
   for phase in config.pipeline:
     r, c = results.get(phase, {}), config[phase]
-    model = c.get("model", None) or c.get("student", None)
+    model = c.get("model", None) or c.get("student", None) or c.get("generator", None)
     accuracy = f"{100 * r['test_accuracy']:.2f}%" if "test_accuracy" in r else "-"
-    lines.append(f"| {phase} | {c.get('kind', phase)} | {model.name if model else '-'} | "
+    lines.append(f"| {phase} | {c.get('kind', phase)} | {model.get('name', '-') if model else '-'} | "
                  f"{r.get('params', '-')} | {accuracy} | {r.get('steps', '-')} |")
   return "\n".join(lines) + "\n"

@@ -267,3 +267,18 @@ def preprocess(images, dataset: ImageDataset, key=None, train: bool = False):
   if train and dataset.augment == "crop_flip":
     x = random_crop_flip(key, x)  # pads with black, before normalising
   return normalize(x, dataset.mean, dataset.std)
+
+
+# ----------------------------------------------------------------------------
+# The GANs' pixel range. Generators end in tanh, so GANs see pixels in
+# [-1, 1]; classifiers see them normalised with the data set's statistics.
+
+
+def to_tanh_range(images) -> jax.Array:
+  """uint8 (or 0..255 float) pixels -> [-1, 1], the range a GAN models."""
+  return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def from_tanh_range(images, dataset: ImageDataset) -> jax.Array:
+  """A generator's [-1, 1] images -> the normalised inputs a classifier takes."""
+  return normalize((images + 1.0) * 127.5, dataset.mean, dataset.std)

@@ -1,0 +1,36 @@
+"""Shared by the benchmark scripts: run a pipeline and time each phase."""
+
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def timed_pipeline_run(config, workdir: str):
+  """pipeline.run(config, workdir) -> (outputs, {phase: wall seconds}, total seconds)."""
+  from gan_tsc import pipeline
+  walls = {}
+  original = pipeline.phase_runner
+
+  def timed_runner(kind):
+    run = original(kind)
+
+    def wrapped(config, phase, workdir, inputs):
+      start = time.perf_counter()
+      out = run(config, phase, workdir, inputs)
+      walls[phase] = time.perf_counter() - start
+      return out
+
+    return wrapped
+
+  pipeline.phase_runner = timed_runner
+  try:
+    start = time.perf_counter()
+    outputs = pipeline.run(config, workdir)
+    return outputs, walls, time.perf_counter() - start
+  finally:
+    pipeline.phase_runner = original

@@ -1,0 +1,130 @@
+r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the TSC Score table.
+
+  .venv/bin/python benchmarks/gan_tsc_images.py            # ~40 min on 2 CPU cores
+  .venv/bin/python benchmarks/gan_tsc_images.py --smoke    # a minute; checks the wiring
+
+Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
+launch/main.py, with these phases added:
+  gan_unconditional   the same GAN without labels (for the TSC table)
+  student_mix_<s>     the student on real + AC-GAN inputs (p_fake 0.8), seeds s
+  student_real_<s>    the same student on training data only (p_fake 0)
+Every student has the same architecture, optimizer and number of steps, and
+reports its final-step test accuracy. Then the TSC Score (3 seeds, ± standard
+error) and the Inception Score (the teacher as the classifier) of six input
+sets: the real training set, AC-GAN samples, unconditional GAN samples, AC-GAN
+samples of one class only, a low-diversity set (10 real images per class,
+repeated) and Gaussian noise. Prints both tables and writes them, with every
+number, to <workdir>/gan_tsc_images.{md,json}.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+
+from bench_util import ROOT, timed_pipeline_run
+
+
+def candidate_sets(dataset, outputs, key_seed: int):
+  """name -> uint8 images, each as many as the real training set."""
+  import jax
+  from gan_tsc.metrics import tsc_score
+  n = len(dataset.train_images)
+  rng = np.random.default_rng(key_seed)
+  key = jax.random.PRNGKey(key_seed)
+  per_class = np.concatenate([np.flatnonzero(dataset.train_labels == c)[:10]
+                              for c in range(dataset.num_classes)])
+  noise = rng.normal(0.0, 0.5, (n,) + dataset.image_shape)
+  return {
+      "real training set": dataset.train_images,
+      "AC-GAN samples": tsc_score.generate(outputs["gan"], jax.random.fold_in(key, 1), n),
+      "unconditional GAN samples": tsc_score.generate(outputs["gan_unconditional"],
+                                                      jax.random.fold_in(key, 2), n),
+      "AC-GAN samples, one class (0)": tsc_score.generate(
+          outputs["gan"], jax.random.fold_in(key, 3), n, labels=np.zeros(n, np.int32)),
+      "10 real images per class, repeated": dataset.train_images[np.resize(per_class, n)],
+      "Gaussian noise": tsc_score.pixels_from_tanh(np.clip(noise, -1, 1)),
+  }
+
+
+def mean_std(values) -> str:
+  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--seeds", type=int, default=3)
+  parser.add_argument("--workdir", default=os.path.join(ROOT, "runs", "bench_gan_tsc_images"))
+  parser.add_argument("--smoke", action="store_true", help="a few steps of everything")
+  args = parser.parse_args()
+  from gan_tsc import config_lib as cl
+  from gan_tsc.data import images as image_data
+  from gan_tsc.metrics import tsc_score
+
+  config = cl.load("gan_tsc_fashion_mnist", "smoke" if args.smoke else "", lock=False)
+  config.gan_unconditional = cl.acgan_phase(batch_size=config.gan.batch_size,
+                                            num_steps=config.gan.num_steps,
+                                            width=config.gan.generator.width, conditional=False)
+  if args.smoke:
+    cl.smoke(config.gan_unconditional)
+  phases = ["teacher", "gan", "gan_unconditional"]
+  for seed in range(args.seeds):
+    for name, p_fake in (("mix", 0.8), ("real", 0.0)):
+      phase = f"student_{name}_{seed}"
+      config[phase] = config.student.copy_and_resolve_references()
+      config[phase].p_fake = p_fake
+      phases.append(phase)
+  config.pipeline = tuple(phases)
+  del config["student"]
+  config.lock()
+  shutil.rmtree(args.workdir, ignore_errors=True)
+  start = time.perf_counter()
+  outputs, walls, total = timed_pipeline_run(config, args.workdir)
+  results = json.load(open(os.path.join(args.workdir, "results.json")))
+
+  mix = [results[f"student_mix_{s}"]["test_accuracy"] for s in range(args.seeds)]
+  real = [results[f"student_real_{s}"]["test_accuracy"] for s in range(args.seeds)]
+  c = config.student_mix_0
+  students = "\n".join([
+      f"Students ({c.student.name}, {c.num_steps} steps of batch {c.batch_size}, "
+      f"loss {c.loss}; final-step test accuracy, mean ± std over {args.seeds} seeds)\n",
+      "| compression set | test accuracy | per seed |", "|---|---|---|",
+      f"| teacher ({config.teacher.model.name}) | {100 * results['teacher']['test_accuracy']:.2f}% | - |",
+      f"| training data only (p_fake 0) | {mean_std(real)} | "
+      + ", ".join(f"{100 * a:.2f}" for a in real) + " |",
+      f"| training + GAN (p_fake 0.8) | {mean_std(mix)} | "
+      + ", ".join(f"{100 * a:.2f}" for a in mix) + " |",
+      f"\nGAN-assisted minus training-only: {100 * (np.mean(mix) - np.mean(real)):+.2f} points; "
+      f"seed-to-seed std {100 * np.std(real):.2f} / {100 * np.std(mix):.2f}; AC-GAN samples "
+      f"the teacher puts in the requested class: {100 * results['gan']['teacher_agreement']:.1f}%\n"])
+  print("\n" + students, flush=True)
+
+  dataset = image_data.load(config.data)
+  scorer = tsc_score.TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
+                               batch_size=128 if not args.smoke else 64, num_seeds=args.seeds,
+                               loss=c.loss)
+  scores = []
+  for name, images in candidate_sets(dataset, outputs, config.seed).items():
+    scores.append(scorer.score(name, images))
+    print(f"  scored {name}: TSC {scores[-1].tsc_score:.3f}, IS {scores[-1].inception_score:.2f}",
+          flush=True)
+  tsc = (f"TSC Score (one pass of {len(dataset.train_images)} inputs, batch "
+         f"{scorer.batch_size}, {args.seeds} seeds, ± standard error) and Inception Score "
+         "(teacher as the classifier, 10 splits)\n\n" + tsc_score.table(scores))
+  walls["TSC table"] = time.perf_counter() - start - total
+  timing = ("Wall time: " + ", ".join(f"{p} {w / 60:.1f} min" for p, w in walls.items())
+            + f"; total {(time.perf_counter() - start) / 60:.1f} min")
+  print("\n" + tsc + "\n" + timing, flush=True)
+  with open(os.path.join(args.workdir, "gan_tsc_images.json"), "w") as f:
+    json.dump({"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
+               "gan": results["gan"], "tsc": [s.as_dict() for s in scores],
+               "phase_wall_seconds": walls}, f, indent=2)
+  with open(os.path.join(args.workdir, "gan_tsc_images.md"), "w") as f:
+    f.write(f"{students}\n{tsc}\n{timing}\n")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,209 @@
+"""GAN-TSC's image GAN: a class-conditional AC-GAN on the teacher's training data.
+
+One jitted step (state donated), in the order of the AC-GAN paper:
+  discriminator update: real images vs fresh fakes, source (real/fake) loss
+      plus the class loss on both; the generator runs on batch statistics
+      but its statistics are not kept (they belong to its own update)
+  generator update: fresh fakes through the updated discriminator,
+      non-saturating source loss plus the class loss
+With `conditional=False` the same networks train as an unconditional GAN
+(one label for everything, no class loss): the TSC Score table compares both.
+
+The phase hands later phases a frozen generator whose `sample(variables, key,
+n)` draws n images in [-1, 1] with their requested labels, inside jit.
+"""
+
+from __future__ import annotations
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_tsc import losses, models, optim, parallel, reporting, train_loop
+from gan_tsc.data import images as image_data
+from gan_tsc.models import generators
+from gan_tsc.phases import common
+from gan_tsc.phases.dafl import image_grid
+
+
+@flax.struct.dataclass
+class GanState:
+  generator: common.TrainState
+  discriminator: common.TrainState
+
+
+def build_networks(c, num_classes: int, channels: int, image_size: int):
+  """(generator, discriminator) of a `gan` block; one label when unconditional."""
+  labels = num_classes if c.conditional else 1
+  generator = generators.ACGANGenerator(labels, channels, image_size,
+                                        latent_dim=c.generator.latent_dim,
+                                        width=c.generator.width)
+  discriminator = generators.ACGANDiscriminator(labels, width=c.discriminator.width)
+  return generator, discriminator
+
+
+def make_sampler(generator, latent_dim: int, num_labels: int):
+  """sample(variables, key, n, labels=None) -> (images in [-1, 1], labels).
+
+  The frozen generator runs on its running averages. Labels are uniform over
+  the classes unless given.
+  """
+
+  def sample(variables, key, n, labels=None):
+    z_key, label_key = jax.random.split(key)
+    if labels is None:
+      labels = jax.random.randint(label_key, (n,), 0, num_labels)
+    z = jax.random.normal(z_key, (n, latent_dim))
+    return generator.apply(variables, z, labels, train=False), labels
+
+  return sample
+
+
+def make_step(generator, discriminator, c, num_labels: int):
+  """step(state, batch, key) -> (state, metrics)."""
+  class_weight = c.class_loss_weight if c.conditional else 0.0
+  latent_dim = c.generator.latent_dim
+
+  def class_loss(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+  def fakes(g_params, g_stats, key, n):
+    z_key, label_key = jax.random.split(key)
+    labels = jax.random.randint(label_key, (n,), 0, num_labels)
+    z = jax.random.normal(z_key, (n, latent_dim))
+    images, updates = generator.apply({"params": g_params, "batch_stats": g_stats}, z, labels,
+                                      train=True, mutable=["batch_stats"])
+    return images, labels, updates["batch_stats"]
+
+  def step(state: GanState, batch, key):
+    g, d = state.generator, state.discriminator
+    key = jax.random.fold_in(key, g.step)
+    d_key, g_key = jax.random.split(key)
+    real = image_data.to_tanh_range(batch["image"])
+    real_labels = batch["label"] if c.conditional else jnp.zeros_like(batch["label"])
+    n = real.shape[0]
+    fake, fake_labels, _ = fakes(g.params, g.batch_stats, d_key, n)
+    fake = jax.lax.stop_gradient(fake)
+
+    def d_loss_fn(d_params):
+      real_source, real_classes = discriminator.apply({"params": d_params}, real)
+      fake_source, fake_classes = discriminator.apply({"params": d_params}, fake)
+      source = losses.gan_discriminator_loss(real_source, fake_source)
+      classes = class_loss(real_classes, real_labels) + class_loss(fake_classes, fake_labels)
+      return source + class_weight * classes, (real_source, fake_source, real_classes, classes)
+
+    (d_loss, (real_source, fake_source, real_classes, d_class_loss)), d_grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True)(d.params)
+    d = d.apply_gradients(grads=d_grads)
+
+    def g_loss_fn(g_params):
+      images, labels, stats = fakes(g_params, g.batch_stats, g_key, n)
+      source, classes = discriminator.apply({"params": d.params}, images)
+      g_class_loss = class_loss(classes, labels)
+      return (losses.gan_generator_loss(source) + class_weight * g_class_loss,
+              (stats, classes, labels, g_class_loss))
+
+    (g_loss, (g_stats, fake_classes, labels, g_class_loss)), g_grads = jax.value_and_grad(
+        g_loss_fn, has_aux=True)(g.params)
+    metrics = {
+        "d_loss": d_loss, "g_loss": g_loss,
+        # The class terms alone (unweighted): these fall as the AC-GAN learns;
+        # the source terms see-saw, as adversarial losses do.
+        "d_class_loss": d_class_loss, "g_class_loss": g_class_loss,
+        "d_real_prob": jnp.mean(jax.nn.sigmoid(real_source)),
+        "d_fake_prob": jnp.mean(jax.nn.sigmoid(fake_source)),
+        "d_real_class_accuracy": jnp.mean(jnp.argmax(real_classes, -1) == real_labels),
+        "d_fake_class_accuracy": jnp.mean(jnp.argmax(fake_classes, -1) == labels),
+    }
+    return GanState(g.apply_gradients(grads=g_grads, batch_stats=g_stats), d), metrics
+
+  return step
+
+
+def create_state(generator, discriminator, key, c, image_shape, num_steps) -> GanState:
+  g_tx, _ = optim.build(c.generator_optimizer, num_steps)
+  d_tx, _ = optim.build(c.discriminator_optimizer, num_steps)
+  g_key, d_key = jax.random.split(key)
+
+  def init():
+    z = jnp.zeros((2, c.generator.latent_dim), jnp.float32)
+    labels = jnp.zeros((2,), jnp.int32)
+    g_vars = generator.init(g_key, z, labels, train=False)
+    d_vars = discriminator.init(d_key, jnp.zeros((2,) + tuple(image_shape), jnp.float32))
+    return GanState(
+        common.TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
+                                 batch_stats=g_vars["batch_stats"]),
+        common.TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"],
+                                 tx=d_tx, batch_stats={}))
+
+  return jax.jit(init, out_shardings=parallel.replicated())()
+
+
+def class_grid_sampler(generator, latent_dim: int, num_labels: int, key, columns: int = 8):
+  """A jitted function: variables -> one image, a row per class, a column per latent."""
+  z = jnp.tile(jax.random.normal(key, (1, columns, latent_dim)), (num_labels, 1, 1))
+  z = z.reshape(num_labels * columns, latent_dim)
+  labels = jnp.repeat(jnp.arange(num_labels), columns)
+  draw = jax.jit(lambda v: generator.apply(v, z, labels, train=False))
+  return lambda variables: image_grid(np.asarray(draw(variables)), columns)
+
+
+def teacher_agreement(teacher, dataset, sample, num_samples: int = 1000):
+  """Share of conditional samples the teacher puts in the requested class."""
+
+  @jax.jit
+  def agree(variables, teacher_variables, key):
+    images, labels = sample(variables, key, num_samples)
+    logits = teacher.model.apply(teacher_variables,
+                                 image_data.from_tanh_range(images, dataset), train=False)
+    return jnp.mean(jnp.argmax(logits, -1) == labels)
+
+  return lambda variables, key: float(agree(variables, teacher.variables, key))
+
+
+def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerator:
+  c = config[phase]
+  dataset = image_data.load(config.data)
+  num_labels = dataset.num_classes if c.conditional else 1
+  size, channels = dataset.image_shape[0], dataset.image_shape[-1]
+  generator, discriminator = build_networks(c, dataset.num_classes, channels, size)
+  path, writer = common.start_phase(config, phase, workdir)
+  parallel.check_batch_size(c.batch_size)
+  batcher = image_data.EpochBatcher(
+      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size,
+      seed=common.phase_seed(config.seed, phase))
+  num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
+  key = common.phase_key(config.seed, phase)
+  state = create_state(generator, discriminator, key, c, dataset.image_shape, num_steps)
+  repl = parallel.replicated()
+  step = jax.jit(make_step(generator, discriminator, c, num_labels), donate_argnums=0,
+                 in_shardings=(repl, parallel.batch_sharded(), repl), out_shardings=(repl, repl))
+  sample = make_sampler(generator, c.generator.latent_dim, num_labels)
+  grid = class_grid_sampler(generator, c.generator.latent_dim, num_labels,
+                            common.phase_key(config.seed, phase + "/grid"))
+  teacher = inputs.get(c.get("teacher", "") or None)
+  agreement = teacher_agreement(teacher, dataset, sample) if teacher and c.conditional else None
+  monitor_key = common.phase_key(config.seed, phase + "/monitor")
+
+  def evaluate(s: GanState, step_done: int):
+    """Monitoring only: a class-by-class sample grid, and the teacher's view of it."""
+    writer.write_images(step_done, {"samples_by_class": grid(s.generator.variables)})
+    return {"teacher_agreement": agreement(s.generator.variables, monitor_key)} if agreement else {}
+
+  settings = train_loop.LoopSettings.from_config(phase, workdir, c, num_steps)
+  result = train_loop.run(settings, state, lambda s, b: step(s, b, key), batcher.batch,
+                          writer, evaluate)
+  g_vars = result.state.generator.variables
+  metrics = evaluate(result.state, num_steps)
+  writer.write_scalars(num_steps, metrics)
+  writer.flush()
+  metrics.update(steps=num_steps, params=models.count_params(g_vars["params"]),
+                 discriminator_params=models.count_params(result.state.discriminator.params))
+  if result.trained_steps:
+    metrics["train_examples_per_sec"] = result.examples_per_sec
+  summary = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+  print(f"[{phase}] finished after {num_steps} steps {summary}", flush=True)
+  reporting.record_results(workdir, phase, metrics)
+  return common.TrainedGenerator(generator, g_vars, c.generator, metrics, sample=sample)

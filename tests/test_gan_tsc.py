@@ -1,0 +1,270 @@
+"""GAN-TSC on images: AC-GAN phase, distillation with p_fake, TSC Score, configs."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from gan_tsc import config_lib as cl
+from gan_tsc import models, parallel
+from gan_tsc.data import images as image_data
+from gan_tsc.metrics import tsc_score
+from gan_tsc.phases import acgan, common, distill, supervised
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return image_data.load(cl.data("sklearn", "digits", image_size=32))
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+  """A LeNet-5 trained on digits for 150 steps (~95% test accuracy)."""
+  model = models.build_classifier(cl.model("lenet5", 10))
+  state, schedule = common.create_classifier_state(
+      model, jax.random.PRNGKey(0), digits.image_shape, cl.optimizer("adam", 2e-3), 150)
+  step = supervised.jit_step(supervised.make_train_step(model, digits, schedule))
+  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                    64, seed=0)
+  for i in range(150):
+    state, _ = step(state, batcher.batch(i), jax.random.PRNGKey(1))
+  return common.TrainedClassifier(model, state.variables, None, {})
+
+
+def gan_config(conditional=True, batch_size=32, width=16):
+  return cl.acgan_phase(batch_size=batch_size, num_steps=100, width=width, latent_dim=32,
+                        conditional=conditional)
+
+
+def gan_setup(c, num_classes=10):
+  generator, discriminator = acgan.build_networks(c, num_classes, 1, 32)
+  state = acgan.create_state(generator, discriminator, jax.random.PRNGKey(0), c, (32, 32, 1),
+                             c.num_steps)
+  labels = num_classes if c.conditional else 1
+  step = jax.jit(acgan.make_step(generator, discriminator, c, labels), donate_argnums=0)
+  return generator, state, step, acgan.make_sampler(generator, c.generator.latent_dim, labels)
+
+
+# ---------------------------------------------------------------------------
+# AC-GAN.
+
+
+def test_acgan_losses_fall_and_the_class_is_learned(digits):
+  c = gan_config()
+  c.generator_optimizer.learning_rate = c.discriminator_optimizer.learning_rate = 1e-3
+  _, state, step, _ = gan_setup(c)
+  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                    c.batch_size, seed=0)
+  history = []
+  for i in range(120):
+    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(2))
+    history.append(jax.device_get(metrics))
+  first = {k: np.mean([h[k] for h in history[:10]]) for k in history[0]}
+  last = {k: np.mean([h[k] for h in history[-10:]]) for k in history[0]}
+  assert last["d_loss"] < first["d_loss"] - 1.0, (first, last)
+  assert last["d_class_loss"] < first["d_class_loss"] - 1.0, (first, last)
+  assert last["g_class_loss"] < first["g_class_loss"] - 1.0, (first, last)
+  assert last["d_real_class_accuracy"] > 0.8, last
+  # The generator makes images the discriminator files under the requested class.
+  assert last["d_fake_class_accuracy"] > 0.5 > first["d_fake_class_accuracy"], (first, last)
+  assert step._cache_size() == 1
+
+
+def test_each_network_updates_only_its_own_batch_statistics(digits):
+  c = gan_config()
+  _, state, step, _ = gan_setup(c)
+  before = jax.device_get(state)
+  batch = {"image": jnp.asarray(digits.train_images[:32]),
+           "label": jnp.asarray(digits.train_labels[:32])}
+  after = jax.device_get(step(state, batch, jax.random.PRNGKey(0))[0])
+  assert before.discriminator.batch_stats == after.discriminator.batch_stats == {}
+  changed = jax.tree.map(lambda a, b: not np.array_equal(a, b),
+                         before.generator.batch_stats, after.generator.batch_stats)
+  assert all(jax.tree.leaves(changed))
+
+
+def test_unconditional_gan_has_one_label_and_no_class_loss(digits):
+  c = gan_config(conditional=False)
+  _, state, step, sample = gan_setup(c)
+  batch = {"image": jnp.asarray(digits.train_images[:32]),
+           "label": jnp.asarray(digits.train_labels[:32])}
+  state, metrics = step(state, batch, jax.random.PRNGKey(0))
+  # d_loss is the source loss alone: at initialisation near 2·log 2.
+  assert abs(float(metrics["d_loss"]) - 2 * np.log(2)) < 0.3
+  _, labels = sample(state.generator.variables, jax.random.PRNGKey(0), 8)
+  assert np.all(np.asarray(labels) == 0)
+
+
+def test_acgan_eight_devices_agree_with_one(digits):
+  c = gan_config(batch_size=16)
+  results = []
+  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                    16, seed=0)
+  for devices in (jax.devices()[:1], jax.devices()):
+    with parallel.using_devices(devices):
+      generator, discriminator = acgan.build_networks(c, 10, 1, 32)
+      state = acgan.create_state(generator, discriminator, jax.random.PRNGKey(0), c,
+                                 (32, 32, 1), 10)
+      repl = parallel.replicated()
+      step = jax.jit(acgan.make_step(generator, discriminator, c, 10),
+                     in_shardings=(repl, parallel.batch_sharded(), repl),
+                     out_shardings=(repl, repl))
+      for i in range(2):
+        state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(1))
+      results.append(jax.device_get((state.discriminator.params, state.generator.batch_stats,
+                                     metrics)))
+  for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# Distillation on real + synthetic inputs.
+
+
+def distill_setup(teacher, digits, p_fake, batch_size=8):
+  c = cl.distill_phase(cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3),
+                       teacher="teacher", generator="gan", p_fake=p_fake, loss="l2",
+                       batch_size=batch_size, num_steps=100)
+  generator, gan_state, _, sample = gan_setup(gan_config())
+  student = models.build_classifier(c.student)
+  state, schedule = common.create_classifier_state(student, jax.random.PRNGKey(3),
+                                                   digits.image_shape, c.optimizer, 100)
+  step = jax.jit(distill.make_step(teacher.model, student, digits, c, schedule, sample))
+  batcher = image_data.EpochBatcher({"image": digits.train_images}, batch_size, seed=0)
+  return state, step, batcher, gan_state.generator.variables
+
+
+@pytest.mark.parametrize("p_fake", [0.0, 0.8, 1.0])
+def test_share_of_synthetic_batches_matches_p_fake(teacher, digits, p_fake):
+  state, step, batcher, g_vars = distill_setup(teacher, digits, p_fake)
+  n, synthetic = 300, 0
+  for i in range(n):
+    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(4), teacher.variables,
+                          g_vars)
+    synthetic += int(metrics["synthetic_batch"])
+  # Binomial(300, p): 4 standard deviations is ~0.8·0.2 -> ±28 batches.
+  assert abs(synthetic - n * p_fake) <= 4 * np.sqrt(n * p_fake * (1 - p_fake)) + 1e-9, synthetic
+
+
+def test_distill_on_gan_inputs_learns_and_leaves_teacher_and_generator_frozen(teacher, digits):
+  state, step, batcher, g_vars = distill_setup(teacher, digits, 0.8, batch_size=32)
+  frozen = jax.device_get((teacher.variables, g_vars))
+  losses = []
+  for i in range(60):
+    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(5), teacher.variables,
+                          g_vars)
+    losses.append(float(metrics["distill_loss"]))
+  assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), losses
+  for a, b in zip(jax.tree.leaves(frozen), jax.tree.leaves((teacher.variables, g_vars))):
+    np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_generator_of_the_wrong_shape_is_refused():
+  c = gan_config()
+  generator, discriminator = acgan.build_networks(c, 10, 1, 28)
+  variables = generator.init(jax.random.PRNGKey(0), jnp.zeros((1, 32)), jnp.zeros((1,), jnp.int32))
+  trained = common.TrainedGenerator(generator, variables, None, {},
+                                    sample=acgan.make_sampler(generator, 32, 10))
+  with pytest.raises(ValueError, match=r"\(28, 28, 1\) but the teacher takes \(32, 32, 1\)"):
+    distill.check_generator(trained, (32, 32, 1), "student")
+
+
+def test_p_fake_without_a_generator_is_refused(launcher, tmp_path):
+  with pytest.raises(ValueError, match="student.generator='nope' is not a phase"):
+    launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}",
+              "--config.student.generator=nope"])
+  with pytest.raises(ValueError, match="not a probability"):
+    launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}",
+              "--config.student.p_fake=1.5"])
+
+
+# ---------------------------------------------------------------------------
+# TSC Score.
+
+
+def test_tsc_score_is_one_for_real_data_and_low_for_noise(teacher, digits):
+  scorer = tsc_score.TscScorer(teacher, digits, cl.model("lenet5_half", 10),
+                               cl.optimizer("adam", 3e-3), batch_size=32, num_seeds=2)
+  real = scorer.score("real", digits.train_images)
+  assert real.tsc_score == 1.0
+  assert real.accuracies == list(scorer.real_accuracies())
+  assert min(real.accuracies) > 0.5, real
+  noise = np.random.default_rng(0).integers(0, 256, digits.train_images.shape, np.uint8)
+  noisy = scorer.score("noise", noise)
+  assert noisy.tsc_score < 0.6, noisy
+  expected_se = np.std(noisy.accuracies, ddof=1) / np.sqrt(2) / np.mean(real.accuracies)
+  assert noisy.tsc_stderr == pytest.approx(expected_se)
+  # Real digits: the teacher is confident and spread over classes; noise is not.
+  assert real.inception_score > 5 > noisy.inception_score
+  table = tsc_score.table([real, noisy])
+  assert "| real | 1.000 ±" in table and "| noise |" in table
+
+
+def test_pixels_from_tanh():
+  out = tsc_score.pixels_from_tanh(np.array([-1.0, 0.0, 1.0, 2.0, -3.0]))
+  np.testing.assert_array_equal(out, [0, 128, 255, 255, 0])
+  images = np.array([0, 127, 255], np.uint8)
+  back = np.asarray(image_data.to_tanh_range(images))
+  np.testing.assert_array_equal(tsc_score.pixels_from_tanh(back), images)
+
+
+# ---------------------------------------------------------------------------
+# Configs through the launcher.
+
+
+def check_table(tmp_path, phases):
+  table = open(tmp_path / "results.md").read()
+  for phase in phases:
+    assert f"| {phase} |" in table
+
+
+def test_digits_smoke_and_resume(launcher, tmp_path):
+  args = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke,baselines", f"--workdir={tmp_path}"]
+  launcher(args)
+  check_table(tmp_path, ("teacher", "gan", "student", "student_real_only", "student_gan_only"))
+  # A rerun finds every phase finished and trains nothing.
+  mtime = os.path.getmtime(tmp_path / "gan" / "checkpoints")
+  launcher(args)
+  assert os.path.getmtime(tmp_path / "gan" / "checkpoints") == mtime
+
+
+def test_gan_phase_resumes_exactly(launcher, tmp_path):
+  """4 straight steps equal 2 steps, a restart, and 2 more."""
+  import json
+  base = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", "--config.pipeline=('gan',)",
+          "--config.gan.teacher="]
+  launcher(base + [f"--workdir={tmp_path}/straight"])
+  launcher(base + [f"--workdir={tmp_path}/resumed", "--config.gan.num_steps=2"])
+  launcher(base + [f"--workdir={tmp_path}/resumed"])
+  from gan_tsc import checkpoints
+  straight = checkpoints.PhaseCheckpoints(str(tmp_path / "straight" / "gan"), 2)
+  resumed = checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "gan"), 2)
+  assert straight.latest_step() == resumed.latest_step() == 4
+  a = json.load(open(tmp_path / "straight" / "results.json"))["gan"]
+  b = json.load(open(tmp_path / "resumed" / "results.json"))["gan"]
+  assert a["steps"] == b["steps"] == 4
+  sa, sb = straight.manager.restore(4), resumed.manager.restore(4)
+  for x, y in zip(jax.tree.leaves(sa), jax.tree.leaves(sb)):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),
+                    reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_smoke(launcher, tmp_path):
+  launcher([f"--config={ROOT}/configs/gan_tsc_fashion_mnist.py:smoke", f"--workdir={tmp_path}"])
+  check_table(tmp_path, ("teacher", "gan", "student"))
+
+
+def test_cifar10_smoke_under_mock_data(launcher, tmp_path):
+  args = [f"--config={ROOT}/configs/gan_tsc_cifar10.py:smoke", f"--workdir={tmp_path}",
+          "--config.teacher.model.name=lenet5", "--config.gan.generator.width=8",
+          "--config.gan.discriminator.width=8"]  # small stand-ins keep the CPU test short
+  with tfds.testing.mock_data(num_examples=32):
+    launcher(args)
+  check_table(tmp_path, ("teacher", "gan", "student"))
