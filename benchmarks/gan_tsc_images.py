@@ -58,6 +58,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--workdir", default=os.path.join(ROOT, "runs", "bench_gan_tsc_images"))
+  parser.add_argument("--train-examples", type=int, default=0,
+                      help="use the first N training images in every phase (0: all)")
+  parser.add_argument("--student-steps", type=int, default=0, help="override students' steps")
   parser.add_argument("--smoke", action="store_true", help="a few steps of everything")
   args = parser.parse_args()
   from gan_tsc import config_lib as cl
@@ -65,6 +68,10 @@ def main():
   from gan_tsc.metrics import tsc_score
 
   config = cl.load("gan_tsc_fashion_mnist", "smoke" if args.smoke else "", lock=False)
+  if args.train_examples:
+    config.data.max_train_examples = args.train_examples
+  if args.student_steps:
+    config.student.num_steps = args.student_steps
   config.gan_unconditional = cl.acgan_phase(batch_size=config.gan.batch_size,
                                             num_steps=config.gan.num_steps,
                                             width=config.gan.generator.width, conditional=False)

@@ -23,7 +23,7 @@ def get_config(variant: str = ""):
       cl.model("lenet5", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
       batch_size=64, num_epochs=40, eval_every_steps=300)
   config.gan = cl.acgan_phase(batch_size=64, num_steps=1500, width=32, teacher="teacher",
-                              eval_every_steps=500, checkpoint_every_steps=500)
+                              conv="patch", eval_every_steps=500, checkpoint_every_steps=500)
   student = lambda p_fake: cl.distill_phase(
       cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
       teacher="teacher", generator="gan", p_fake=p_fake, loss="l2", batch_size=64,

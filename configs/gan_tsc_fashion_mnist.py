@@ -28,7 +28,8 @@ def get_config(variant: str = ""):
   config.teacher = cl.supervised_phase(
       cl.model("lenet5", 10), cl.optimizer("adam", 2e-3, schedule="cosine"),
       batch_size=128, num_epochs=15, log_every_steps=200, eval_every_steps=2000)
-  config.gan = cl.acgan_phase(batch_size=64, num_steps=3000, width=32, teacher="teacher")
+  config.gan = cl.acgan_phase(batch_size=64, num_steps=3000, width=32, teacher="teacher",
+                              conv="patch")
   student = lambda p_fake: cl.distill_phase(
       cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
       teacher="teacher", generator="gan", p_fake=p_fake, loss="l2", batch_size=64,

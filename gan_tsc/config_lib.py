@@ -103,15 +103,15 @@ def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
 
 def acgan_phase(*, batch_size: int, num_steps: int = 0, num_epochs: float = 0,
                 latent_dim: int = 100, width: int = 64, conditional: bool = True,
-                teacher: str = "", **overrides) -> ConfigDict:
+                teacher: str = "", conv: str = "xla", **overrides) -> ConfigDict:
   """GAN-TSC's image GAN: AC-GAN (or, conditional=False, the same GAN unconditional).
 
   `teacher`, if set, only monitors: the share of samples it puts in the
-  requested class.
+  requested class. conv: 'xla', or 'patch' (faster on CPU).
   """
   block = ConfigDict(dict(
       kind="gan", teacher=teacher, conditional=conditional, class_loss_weight=1.0,
-      generator=dict(name="acgan", latent_dim=latent_dim, width=width),
+      generator=dict(name="acgan", latent_dim=latent_dim, width=width, conv=conv),
       discriminator=dict(width=width),
       generator_optimizer=optimizer("adam", 2e-4, b1=0.5),
       discriminator_optimizer=optimizer("adam", 2e-4, b1=0.5),
@@ -221,18 +221,21 @@ def compress_phase(student_block: ConfigDict, critic_block: ConfigDict, *, teach
 
 def generator_metrics(extractor: str = "classifier", classifier: str = "judge",
                       inception_graph: str = "", num_samples: int = 10000,
-                      batch_size: int = 500, is_splits: int = 10) -> ConfigDict:
+                      batch_size: int = 500, is_splits: int = 10, **overrides) -> ConfigDict:
   """How generators are rated: IS and FID through `extractor`, and sharpness.
 
   extractor 'classifier': the earlier supervised phase named `classifier`
   (offline; its own scale). 'inception': InceptionV3 from the standard FID
   weights file `inception_graph` (classify_image_graph_def.pb). 'none':
-  sharpness only. FID compares with the data's test split.
+  sharpness only. FID compares with the data's test split (its first
+  `max_reference_images`, if set).
   """
-  return ConfigDict(dict(extractor=extractor, classifier=classifier,
-                         inception_graph=inception_graph, num_samples=num_samples,
-                         batch_size=batch_size, is_splits=is_splits, max_reference_images=0,
-                         inception_batch_size=100))
+  block = ConfigDict(dict(extractor=extractor, classifier=classifier,
+                          inception_graph=inception_graph, num_samples=num_samples,
+                          batch_size=batch_size, is_splits=is_splits, max_reference_images=0,
+                          inception_batch_size=100))
+  block.update(overrides)
+  return block
 
 
 def gan_kd_students(config: ConfigDict, widths, *, teacher: str, generator: ConfigDict,
@@ -304,9 +307,13 @@ def tabular_data(source: str, *, path: str = "", name: str = "", test_fraction: 
 
 def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 5,
                       hidden=(256, 256), latent_dim: int = 64, learning_rate: float = 1e-4,
-                      gradient_penalty: float = 10.0, **overrides) -> ConfigDict:
+                      gradient_penalty: float = 10.0, generator_ema_decay: float = 0.0,
+                      feature_transform: str = "standardize", **overrides) -> ConfigDict:
   """Class-conditional WGAN-GP on standardised rows; num_steps counts generator
   updates, each after n_critic critic updates on n_critic fresh real batches.
+  The phase hands on a moving average of the generator's parameters
+  (`generator_ema_decay` per step; 0 = the last parameters). feature_transform:
+  'standardize' or 'quantile' (normal scores of each feature's training CDF).
   `checkpoint`: a finished tabular `gan` phase folder to restore instead of training."""
   block = ConfigDict(dict(
       kind="gan", generator=dict(name="tabular", hidden=tuple(hidden), latent_dim=latent_dim),
@@ -314,8 +321,9 @@ def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 
       generator_optimizer=optimizer("adam", learning_rate, b1=0.5, b2=0.9),
       critic_optimizer=optimizer("adam", learning_rate, b1=0.5, b2=0.9),
       batch_size=batch_size, num_steps=num_steps, num_epochs=0, n_critic=n_critic,
-      gradient_penalty=gradient_penalty, log_every_steps=200, checkpoint_every_steps=1000,
-      checkpoint=""))
+      gradient_penalty=gradient_penalty, generator_ema_decay=generator_ema_decay,
+      feature_transform=feature_transform, log_every_steps=200,
+      checkpoint_every_steps=1000, checkpoint=""))
   block.update(overrides)
   return block
 

@@ -46,6 +46,9 @@ def validate(config) -> None:
       raise ValueError(f"config.pipeline names {phase!r} but the config has no "
                        f"'{phase}' block.")
     phase_runner(config[phase].get("kind", phase))
+    p_fake = config[phase].get("p_fake", 0.0)
+    if not 0.0 <= p_fake <= 1.0:
+      raise ValueError(f"{phase}.p_fake={p_fake} is not a probability in [0, 1].")
     for role in ("teacher", "generator", "student_init"):
       source = config[phase].get(role, None)
       if isinstance(source, str) and source and source not in config.pipeline[:position]:

@@ -69,6 +69,9 @@ def load(data_config) -> ImageDataset:
       raise DataError(f"Unknown TFDS data set {name!r}; supported: {TFDS_NAMES}"
                       " (--config.data.name).")
     train, test, num_classes = _load_tfds(name, data_config)
+  limit = data_config.get("max_train_examples", 0)
+  if limit:  # before resizing: a smoke run on 512 images should not resize 60,000
+    train = (train[0][:limit], train[1][:limit])
   size = data_config.image_size
   train = (_resize(train[0], size, data_config.get("center_crop", False)), train[1])
   test = (_resize(test[0], size, data_config.get("center_crop", False)), test[1])
@@ -79,9 +82,6 @@ def load(data_config) -> ImageDataset:
   augment = data_config.get("augment", "none")
   if augment not in ("none", "crop_flip"):
     raise DataError(f"Unknown augment {augment!r}; use 'none' or 'crop_flip'.")
-  limit = data_config.get("max_train_examples", 0)
-  if limit:
-    train = (train[0][:limit], train[1][:limit])
   return ImageDataset(name, train[0], train[1].astype(np.int32), test[0],
                       test[1].astype(np.int32), num_classes, tuple(mean),
                       tuple(std), augment)

@@ -16,6 +16,7 @@ n)` draws n images in [-1, 1] with their requested labels, inside jit.
 from __future__ import annotations
 
 import flax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,8 +25,15 @@ import optax
 from gan_tsc import losses, models, optim, parallel, reporting, train_loop
 from gan_tsc.data import images as image_data
 from gan_tsc.models import generators
+from gan_tsc.ops import patch_conv
 from gan_tsc.phases import common
 from gan_tsc.phases.dafl import image_grid
+
+
+# The generator's transposed convolutions: Flax's (best on GPU/TPU), or the
+# same function as matrix products, whose weight gradients XLA:CPU runs ~2x
+# faster (measured: generator forward+backward, width 32, batch 64: 223 -> 94 ms).
+CONV_CHOICES = {"xla": nn.ConvTranspose, "patch": patch_conv.ConvTranspose}
 
 
 @flax.struct.dataclass
@@ -37,9 +45,14 @@ class GanState:
 def build_networks(c, num_classes: int, channels: int, image_size: int):
   """(generator, discriminator) of a `gan` block; one label when unconditional."""
   labels = num_classes if c.conditional else 1
+  conv = c.generator.get("conv", "xla")
+  if conv not in CONV_CHOICES:
+    raise ValueError(f"Unknown {conv=!r} for the AC-GAN generator; choose one of "
+                     f"{tuple(CONV_CHOICES)} (--config.<phase>.generator.conv).")
   generator = generators.ACGANGenerator(labels, channels, image_size,
                                         latent_dim=c.generator.latent_dim,
-                                        width=c.generator.width)
+                                        width=c.generator.width,
+                                        conv_transpose=CONV_CHOICES[conv])
   discriminator = generators.ACGANDiscriminator(labels, width=c.discriminator.width)
   return generator, discriminator
 
