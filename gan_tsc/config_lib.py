@@ -273,6 +273,26 @@ def gan_kd_students(config: ConfigDict, widths, *, teacher: str, generator: Conf
   return tuple(names)
 
 
+def gan_kd_accelerator_phases(config: ConfigDict, generator: ConfigDict, student_widths, *,
+                              teacher_critic_width: int, critic_width: int, teacher_steps: int,
+                              student_steps: int, eval_every_steps: int,
+                              checkpoint_every_steps: int) -> tuple[str, ...]:
+  """The paper-sized GAN-KD settings shared by the accelerator configs.
+
+  Adds the WGAN-GP `teacher` (batch 64, 5 critic updates, Adam 1e-4) and,
+  through `gan_kd_students`, the students (Adam 1e-3, joint alpha 0.05) and
+  scratch GANs; returns the student and scratch phase names.
+  """
+  every = dict(eval_every_steps=eval_every_steps, checkpoint_every_steps=checkpoint_every_steps)
+  config.teacher = wgan_gp_phase(
+      generator, dcgan_critic(teacher_critic_width), batch_size=64, num_steps=teacher_steps,
+      n_critic=5, learning_rate=1e-4, **every)
+  return gan_kd_students(
+      config, student_widths, teacher="teacher", generator=generator, critic_width=critic_width,
+      batch_size=64, num_steps=student_steps, alpha=0.05, n_critic=5, learning_rate=1e-3,
+      gan_learning_rate=1e-4, **every)
+
+
 def gan_kd_smoke(config: ConfigDict, max_width: int = 4) -> None:
   """A few steps per phase, widths capped at `max_width`, a few hundred rated samples."""
   for phase in config.pipeline:
@@ -308,12 +328,14 @@ def tabular_data(source: str, *, path: str = "", name: str = "", test_fraction: 
 def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 5,
                       hidden=(256, 256), latent_dim: int = 64, learning_rate: float = 1e-4,
                       gradient_penalty: float = 10.0, generator_ema_decay: float = 0.0,
-                      feature_transform: str = "standardize", **overrides) -> ConfigDict:
+                      feature_transform: str = "standardize", clusters_per_class: int = 1,
+                      **overrides) -> ConfigDict:
   """Class-conditional WGAN-GP on standardised rows; num_steps counts generator
   updates, each after n_critic critic updates on n_critic fresh real batches.
   The phase hands on a moving average of the generator's parameters
   (`generator_ema_decay` per step; 0 = the last parameters). feature_transform:
   'standardize' or 'quantile' (normal scores of each feature's training CDF).
+  clusters_per_class > 1 conditions on k-means clusters within each class.
   `checkpoint`: a finished tabular `gan` phase folder to restore instead of training."""
   block = ConfigDict(dict(
       kind="gan", generator=dict(name="tabular", hidden=tuple(hidden), latent_dim=latent_dim),
@@ -322,7 +344,8 @@ def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 
       critic_optimizer=optimizer("adam", learning_rate, b1=0.5, b2=0.9),
       batch_size=batch_size, num_steps=num_steps, num_epochs=0, n_critic=n_critic,
       gradient_penalty=gradient_penalty, generator_ema_decay=generator_ema_decay,
-      feature_transform=feature_transform, log_every_steps=200,
+      feature_transform=feature_transform, clusters_per_class=clusters_per_class,
+      log_every_steps=200,
       checkpoint_every_steps=1000, checkpoint=""))
   block.update(overrides)
   return block
@@ -360,3 +383,4 @@ def tabular_smoke(config: ConfigDict) -> None:
     config.forest.num_seeds = 2
     config.forest.synthetic_multiplier = 2
     config.forest.gaussian_mixture.components = 2
+    config.forest.n_jobs = 1  # forests this small start threads for longer than they fit

@@ -1,4 +1,11 @@
-"""Test setup: 8 fake CPU devices, set before jax is imported anywhere."""
+"""Test setup: 8 fake CPU devices, set before jax is imported anywhere.
+
+Tests run on a one-device mesh unless marked `all_devices`: on a 2-core
+machine, 8 fake devices cost each small step thread hand-offs and
+collectives, and under load a starved collective makes XLA abort. The tests
+that compare 8 devices with 1 open their own meshes (`parallel.using_devices`),
+and the `all_devices` tests run a whole job on all 8.
+"""
 
 import os
 import sys
@@ -43,5 +50,26 @@ def launcher():
   return run_launcher
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_device_mesh():
+  """The default mesh for the session, module fixtures included."""
+  import jax
+  from gan_tsc import parallel
+  with parallel.using_devices(jax.devices()[:1]):
+    yield
+
+
+@pytest.fixture(autouse=True)
+def all_devices_mesh(request, one_device_mesh):
+  if not request.node.get_closest_marker("all_devices"):
+    yield
+    return
+  import jax
+  from gan_tsc import parallel
+  with parallel.using_devices(jax.devices()):
+    yield
+
+
 def pytest_configure(config):
   config.addinivalue_line("markers", "slow: longer end-to-end runs")
+  config.addinivalue_line("markers", "all_devices: runs on all 8 fake devices")

@@ -170,6 +170,31 @@ def test_frechet_distance_retries_with_diagonal_offset(monkeypatch):
   assert value == pytest.approx(expected, rel=1e-10)
 
 
+def test_frechet_distance_retries_a_spurious_imaginary_part(monkeypatch):
+  # Nearly singular products can come back from sqrtm with an imaginary part
+  # well above rounding; the offset retry (not an error) handles them.
+  real_sqrtm = scipy.linalg.sqrtm
+  calls = []
+
+  def sqrtm_complex_once(matrix):
+    calls.append(matrix)
+    root = real_sqrtm(matrix)
+    return root + 0.1j * np.abs(root).max() if len(calls) == 1 else root
+
+  monkeypatch.setattr(scipy.linalg, "sqrtm", sqrtm_complex_once)
+  rng = np.random.default_rng(9)
+  a, b = rng.normal(size=(60, 3)), rng.normal(size=(50, 3)) * 2.0
+  mu_a, sigma_a = iq.feature_statistics(a)
+  mu_b, sigma_b = iq.feature_statistics(b)
+  value = iq.frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
+  assert len(calls) == 2
+  offset = 1e-6 * np.eye(3)
+  covmean = np.real(real_sqrtm((sigma_a + offset) @ (sigma_b + offset)))
+  expected = (np.sum((mu_a - mu_b)**2) + np.trace(sigma_a) +
+              np.trace(sigma_b) - 2.0 * np.trace(covmean))
+  assert value == pytest.approx(expected, rel=1e-10)
+
+
 def test_frechet_distance_raises_when_retry_fails(monkeypatch):
   monkeypatch.setattr(scipy.linalg, "sqrtm",
                       lambda matrix: np.full_like(matrix, np.inf))

@@ -30,6 +30,7 @@ def smoke(launcher, name, workdir, *overrides):
   return json.load(open(os.path.join(workdir, "results.json")))
 
 
+@pytest.mark.all_devices
 def test_digits_smoke(launcher, tmp_path):
   results = smoke(launcher, "teacher_digits", tmp_path)
   assert set(results) == {"teacher"}

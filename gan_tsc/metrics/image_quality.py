@@ -8,6 +8,8 @@ square root that FID needs and keeps the metrics independent of devices.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -82,13 +84,25 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _product_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray | None:
   """sqrtm(sigma1 @ sigma2), or None when it is not finite or inaccurate."""
   product = sigma1 @ sigma2
-  root = scipy.linalg.sqrtm(product)
+  with warnings.catch_warnings():
+    # Singular products (e.g. features that are always zero) warn here; the
+    # residual check below decides, and the caller retries with an offset.
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+    root = scipy.linalg.sqrtm(product)
   if not np.all(np.isfinite(root)):
     return None
   residual = np.linalg.norm(root @ root - product)
   if residual > _SQRTM_RESIDUAL_RTOL * max(np.linalg.norm(product), 1e-300):
     return None
   return root
+
+
+def _large_imaginary_part(root: np.ndarray) -> bool:
+  """Whether sqrtm's imaginary part is more than rounding error."""
+  if not np.iscomplexobj(root):
+    return False
+  scale = max(np.max(np.abs(root.real)), np.finfo(np.float64).tiny)
+  return bool(np.max(np.abs(root.imag)) > _IMAG_RTOL * scale)
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
@@ -112,7 +126,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
           f"{name} must have shape ({dim}, {dim}), got {sigma.shape}")
 
   covmean = _product_sqrtm(sigma1, sigma2)
-  if covmean is None:
+  # A nearly singular product (e.g. features that barely vary) can also come
+  # back with a spurious imaginary part; it gets the same offset retry.
+  if covmean is None or _large_imaginary_part(covmean):
     offset = _COV_OFFSET_EPS * np.eye(dim)
     covmean = _product_sqrtm(sigma1 + offset, sigma2 + offset)
     if covmean is None:
@@ -121,9 +137,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
           f"{_COV_OFFSET_EPS}·I to both covariances")
 
   if np.iscomplexobj(covmean):
-    max_imag = np.max(np.abs(covmean.imag))
-    scale = max(np.max(np.abs(covmean.real)), np.finfo(np.float64).tiny)
-    if max_imag > _IMAG_RTOL * scale:
+    if _large_imaginary_part(covmean):
+      max_imag = np.max(np.abs(covmean.imag))
+      scale = max(np.max(np.abs(covmean.real)), np.finfo(np.float64).tiny)
       raise ValueError(
           f"sqrtm(sigma1 @ sigma2) has a large imaginary part ({max_imag:.3g} "
           f"vs real scale {scale:.3g}); are the covariances valid?")

@@ -34,7 +34,21 @@ _GENERATORS = {
     "dafl": lambda c: generators.DAFLGenerator(c.latent_dim, c.image_size, c.channels,
                                                conv=conv_ops.conv_module(c.get("conv", "xla")),
                                                width=c.get("width", 128)),
+    "dcgan": lambda c: generators.DCGANGenerator(
+        c.width, c.channels, c.image_size, c.get("latent_dim", 100),
+        conv_transpose=dcgan_layer(c.get("conv", "xla"), "ConvTranspose")),
 }
+
+
+def dcgan_layer(conv: str, layer: str):
+  """Flax's `layer` ('Conv' or 'ConvTranspose') for conv='xla', the matrix-product
+  version with the same parameters for conv='patch' (faster on XLA:CPU)."""
+  from gan_tsc.ops import patch_conv
+  choices = {"xla": nn, "patch": patch_conv}
+  if conv not in choices:
+    raise ValueError(f"Unknown DCGAN conv {conv!r}; choose one of {tuple(choices)} "
+                     "(--config.<phase>.generator.conv / .critic.conv).")
+  return getattr(choices[conv], layer)
 
 
 def build_generator(generator_config) -> nn.Module:

@@ -1,0 +1,118 @@
+"""GAN-TSC's random-forest phase: teacher, students, and the comparison table.
+
+Trains the RandomForestClassifier teacher on the tabular data's training
+split, draws synthetic rows `synthetic_multiplier` times the training set from
+each source the table needs (the earlier `gan` phase named by `generator`,
+MUNGE, a per-class Gaussian mixture), fresh for every seed, labels them with
+the teacher, and scores RandomForestRegressor students of every size (see
+`gan_tsc.forests`). The table is printed, written to `<phase>/table.md` and
+TensorBoard (text), and its numbers go to results.json. A rerun in the same
+workdir finds the table and does not recompute it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import jax
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from gan_tsc import forests, reporting
+from gan_tsc.data import tabular as tabular_data
+from gan_tsc.phases import common, tabular_gan
+
+
+@dataclasses.dataclass
+class ForestOutput:
+  teacher: RandomForestClassifier | None  # None when the table was already computed
+  table_markdown: str
+  results: dict
+
+
+def run(config, phase: str, workdir: str, inputs: dict) -> ForestOutput:
+  c = config[phase]
+  dataset = tabular_data.load(config.data)
+  generated = _generator(c, dataset, inputs, phase)
+  rows = tuple(c.get("rows", None) or forests.DEFAULT_ROWS)
+  if generated is None:
+    rows = tuple(r for r in rows if forests.ROWS[r][2] != "gan")
+  table_path = os.path.join(workdir, phase, "table.md")
+  finished = reporting.read_results(workdir).get(phase)
+  if finished and os.path.exists(table_path):
+    with open(table_path) as f:
+      markdown = f.read()
+    print(f"[{phase}] finished earlier; its table ({table_path}):\n{markdown}", flush=True)
+    return ForestOutput(None, markdown, finished)
+
+  path, writer = common.start_phase(config, phase, workdir)
+  seconds = {}
+  start = time.perf_counter()
+  teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels,
+                                c.model.teacher_trees, config.seed, c.n_jobs)
+  seconds["teacher_fit"] = time.perf_counter() - start
+  synthetic = _synthetic_sources(c, dataset, generated, rows, common.phase_key(config.seed, phase),
+                                 config.seed, seconds)
+  table = forests.compression_table(
+      dataset, teacher, synthetic, rows=rows, tree_counts=tuple(c.model.tree_counts),
+      num_seeds=c.num_seeds, seed=config.seed, n_jobs=c.n_jobs)
+  table.seconds.update(seconds)
+  markdown = table.markdown()
+  print(f"[{phase}] {dataset.name}: {len(dataset.train_features)} training rows, "
+        f"{c.synthetic_multiplier}x synthetic rows per source\n{markdown}", flush=True)
+  reporting.write_file(table_path, markdown)
+  writer.write_texts(0, {"table": markdown})
+  writer.flush()
+  results = table.to_json()
+  results["test_accuracy"] = float(np.mean(
+      teacher.predict(dataset.test_features) == dataset.test_labels))  # the teacher's
+  results["synthetic_rows_per_source"] = c.synthetic_multiplier * len(dataset.train_features)
+  reporting.record_results(workdir, phase, results)
+  return ForestOutput(teacher, markdown, results)
+
+
+def _generator(c, dataset, inputs: dict, phase: str):
+  """The earlier phase's generator, checked against the data, or None."""
+  if not c.generator:
+    return None
+  if c.generator not in inputs:
+    raise forests.ForestError(f"{phase}.generator={c.generator!r} names no earlier phase of "
+                              "the pipeline; set it to the tabular `gan` phase, or '' for no GAN rows.")
+  generated = inputs[c.generator]
+  width = getattr(generated.model, "num_features", None)
+  if not isinstance(generated, common.TrainedGenerator) or width is None:
+    raise forests.ForestError(f"{phase}.generator={c.generator!r} is not a tabular GAN phase.")
+  if width != dataset.num_features:
+    raise forests.ForestError(
+        f"The generator of phase {c.generator!r} makes rows of {width} features but the "
+        f"teacher is trained on {dataset.name} with {dataset.num_features}; train or restore "
+        "a generator on the same data.")
+  return generated
+
+
+def _synthetic_sources(c, dataset, generated, rows, key, seed: int, seconds: dict) -> dict:
+  """name -> draw(seed) for each source the table's rows need."""
+  needed = {forests.ROWS[r][2] for r in rows} - {None}
+  n = c.synthetic_multiplier * len(dataset.train_features)
+  clip = c.clip_to_training_range
+  lo, hi = dataset.train_features.min(0), dataset.train_features.max(0)
+  sources = {}
+  if "gan" in needed:
+    def draw_gan(s):
+      fake = tabular_gan.sample_rows(generated, jax.random.fold_in(key, s), n)[0]
+      return np.clip(fake, lo, hi) if clip else fake
+    sources["gan"] = draw_gan
+  if "munge" in needed:
+    m = c.munge
+    sources["munge"] = lambda s: forests.munge(
+        dataset.train_features, c.synthetic_multiplier, m.swap_probability, m.spread, s, clip)
+  if "gmm" in needed:
+    start = time.perf_counter()
+    g = c.gaussian_mixture
+    mixture = forests.ClassGaussianMixture(dataset.train_features, dataset.train_labels,
+                                           dataset.num_classes, g.components, g.covariance, seed)
+    seconds["gmm_fit"] = time.perf_counter() - start
+    sources["gmm"] = lambda s: mixture.sample(n, s, clip)[0]
+  return sources
