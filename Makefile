@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/python launch/main.py --config=configs/dafl_digits.py --workdir=$(WORKDIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests  # two workers: ~10 min here instead of ~12.5
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/teacher.py

@@ -45,6 +45,11 @@ def batch_sharded() -> NamedSharding:
   return NamedSharding(mesh(), P(DATA_AXIS))
 
 
+def stacked_batch_sharded() -> NamedSharding:
+  """(n_critic, batch, ...) arrays: each critic update's batch split over 'data'."""
+  return NamedSharding(mesh(), P(None, DATA_AXIS))
+
+
 def check_batch_size(global_batch: int, what: str = "batch_size") -> None:
   n = jax.device_count()
   if global_batch % n:

@@ -117,7 +117,7 @@ def test_patch_conv_transpose_equals_flax(strides, padding, size):
 def test_generated_pixels_reach_the_judge_as_its_training_inputs():
   pixels = np.random.RandomState(0).randint(0, 256, (5, 8, 8, 1)).astype(np.uint8)
   mean, std = (0.2860,), (0.3530,)
-  via_generator_range = fx.to_classifier_input(fx.uint8_to_symmetric(pixels), mean, std)
+  via_generator_range = fx.to_classifier_input(image_data.to_tanh_range(pixels), mean, std)
   np.testing.assert_allclose(via_generator_range, image_data.normalize(pixels, mean, std),
                              atol=1e-5)
   x = np.random.RandomState(1).uniform(-1, 1, (3, 4, 4, 1)).astype(np.float32)
@@ -188,7 +188,7 @@ def test_evaluator_rates_the_real_set_as_itself():
   # A 'generator' whose variables are the real images in [-1, 1].
   evaluator = gq.GeneratorEvaluator(lambda v, key, n: v, extractor, real, num_samples=256,
                                     batch_size=256, key=jax.random.PRNGKey(0), is_splits=4)
-  symmetric = np.asarray(fx.uint8_to_symmetric(real))
+  symmetric = np.asarray(image_data.to_tanh_range(real))
   metrics = evaluator(parallel.replicate(symmetric))
   probs, features = extractor(symmetric)
   assert metrics["fid"] < 1e-6 * np.trace(np.cov(features, rowvar=False))

@@ -83,6 +83,10 @@ BAD_NPZ = {
     "lengths": (dict(y_train=[0, 1, 0]), r"X_train has 4 rows but y_train has 3 labels"),
     "columns": (dict(X_test=np.ones((2, 3))), r"X_train has 2 features but X_test has 3"),
     "1-D features": (dict(X_train=np.ones(4)), r"X_train must be 2-D"),
+    "one-class test split": (dict(y_test=[1, 1]), r"y_test holds a single class"),
+    "huge class id": (dict(y_test=np.array([0, 2**40])), r"y_test has class id 1099511627776"),
+    "object array": (dict(X_test=np.array([[0, "a"], [1, None]], dtype=object)),
+                     r"cannot read its arrays as numbers"),
 }
 
 
@@ -258,6 +262,18 @@ def test_resume_equals_straight_run_and_wrong_width_generator_is_refused(tmp_pat
     tabular_gan.run(config, "gan", str(tmp_path / "c"), {})
   with pytest.raises(tabular_gan.TabularGanError, match="makes rows of 4 features"):
     tabular_gan.run(pipeline_config(wide, 4), "gan", str(tmp_path / "a"), {})  # resume, new data
+  # A run that stopped before its last step, and a generator trained on other
+  # features, are refused rather than decoded wrongly.
+  tabular_gan.run(pipeline_config(data, 2), "gan", str(tmp_path / "e"), {})
+  with open(tmp_path / "e" / "gan" / "config.json", "w") as f:
+    f.write(pipeline_config(data, 4).gan.to_json())  # as a killed 4-step run leaves it
+  with pytest.raises(tabular_gan.TabularGanError, match="stopped at step 2 of 4"):
+    tabular_gan.run(pipeline_config(data, checkpoint=str(tmp_path / "e" / "gan")),
+                    "gan", str(tmp_path / "f"), {})
+  quantile = pipeline_config(data, checkpoint=str(tmp_path / "a" / "gan"))
+  quantile.gan.feature_transform = "quantile"
+  with pytest.raises(tabular_gan.TabularGanError, match="feature_transform='standardize'"):
+    tabular_gan.run(quantile, "gan", str(tmp_path / "g"), {})
   restored = tabular_gan.run(pipeline_config(data, checkpoint=str(tmp_path / "a" / "gan")),
                              "gan", str(tmp_path / "d"), {})
   for a, b in zip(jax.tree.leaves(jax.device_get(straight.variables)),
@@ -368,6 +384,12 @@ def test_forest_phase_refuses_a_generator_of_the_wrong_width(tmp_path):
     forest.run(config, "forest", str(tmp_path), {"gan": wrong})
   with pytest.raises(forests.ForestError, match="names no earlier phase"):
     forest.run(config, "forest", str(tmp_path), {})
+  config.forest.generator = ""
+  config.forest.model.tree_counts = (0, 3)
+  config.forest.synthetic_multiplier = 0
+  with pytest.raises(forests.ForestError, match=r"tree_counts=\(0, 3\) must list .*; "
+                     "synthetic_multiplier=0 must be at least 1"):
+    forest.run(config, "forest", str(tmp_path), {})
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +409,11 @@ def test_breast_cancer_smoke_through_the_launcher(launcher, tmp_path, capsys):
   capsys.readouterr()
   launcher([config, f"--workdir={tmp_path}"])
   assert "[forest] finished earlier" in capsys.readouterr().out
+  # Other forest settings in the same workdir: the table is computed again.
+  launcher([config, f"--workdir={tmp_path}", "--config.forest.model.tree_counts=(1, 2)"])
+  assert "computing it again" in capsys.readouterr().out
+  results = json.load(open(tmp_path / "results.json"))
+  assert results["forest"]["tree_counts"] == [1, 2]
 
 
 @pytest.mark.skipif(not os.path.exists(MAGIC), reason=f"needs {MAGIC}")

@@ -115,6 +115,9 @@ def from_arrays(name: str, x_train, y_train, x_test, y_test) -> TabularDataset:
         "re-encode the labels (e.g. with np.unique(y, return_inverse=True)).")
   if num_classes < 2:
     raise DataError(f"{name}: y_train holds a single class; a classifier needs at least two.")
+  if num_classes == 2 and len(np.unique(y_test)) < 2:
+    raise DataError(f"{name}: y_test holds a single class; ROC-AUC on the test split needs "
+                    "both classes.")
   if y_test.max() >= num_classes:
     bad = sorted(set(np.unique(y_test[y_test >= num_classes]).tolist()))
     raise DataError(f"{name}: y_test has class id(s) {bad[:5]} out of range: the training "
@@ -149,7 +152,11 @@ def _load_npz(path: str):
     if missing:
       raise DataError(f"{path}: missing array(s) {missing}; a tabular .npz needs "
                       f"{list(NPZ_ARRAYS)} (it holds {sorted(archive.files)}).")
-    return tuple(archive[k] for k in NPZ_ARRAYS)
+    try:
+      return tuple(archive[k] for k in NPZ_ARRAYS)
+    except ValueError as error:  # object arrays need pickle, which is never allowed
+      raise DataError(f"{path}: cannot read its arrays as numbers ({error}); store "
+                      f"{list(NPZ_ARRAYS)} as numeric arrays.") from error
 
 
 def _load_csv(path: str):
@@ -227,4 +234,6 @@ def _labels(y, where: str, array: str) -> np.ndarray:
   if len(y) and y.min() < 0:
     raise DataError(f"{where}: {array} has negative class id {int(y.min())}; "
                     "class ids must be 0..K-1.")
+  if len(y) and y.max() > np.iinfo(np.int32).max:  # before the int32 cast wraps it
+    raise DataError(f"{where}: {array} has class id {int(y.max())}; class ids must be 0..K-1.")
   return y.astype(np.int32)

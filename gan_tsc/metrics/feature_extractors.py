@@ -36,11 +36,6 @@ def symmetric_to_unit(images):
   return jnp.clip((images + 1.0) * 0.5, 0.0, 1.0)
 
 
-def uint8_to_symmetric(images):
-  """Stored uint8 pixels -> [-1, 1], the range a tanh generator models."""
-  return images.astype(jnp.float32) / 127.5 - 1.0
-
-
 def to_classifier_input(images, mean, std):
   """Images in [-1, 1] -> the normalisation a classifier was trained with.
 

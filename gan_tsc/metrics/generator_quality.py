@@ -1,7 +1,7 @@
 """Rating generators: IS, FID and sharpness on a fixed set of latents; GAN-KD's table.
 
 `GeneratorEvaluator` draws `num_samples` images from a generator on latents
-fixed by (seed, 'generator_metrics'), so every generator of a run is rated on
+fixed by the run's seed alone, so every generator of a run is rated on
 the same codes, and compares them with the data's reference split through a
 feature extractor (feature_extractors.py). `sweep_table` turns a run's
 results.json into the GAN-KD table: per student width d, the distilled
@@ -16,8 +16,14 @@ import jax
 import numpy as np
 
 from gan_tsc import parallel, reporting
+from gan_tsc.data import images as image_data
 from gan_tsc.metrics import feature_extractors as fx
 from gan_tsc.metrics import image_quality as iq
+
+
+# A stream of random numbers of its own for the rating latents, apart from
+# every phase's training stream.
+METRICS_LATENT_STREAM = 0x6E7A
 
 
 class GeneratorEvaluator:
@@ -51,7 +57,7 @@ class GeneratorEvaluator:
   def reference(self) -> dict:
     """Statistics of the real reference images (computed once)."""
     if self._reference is None:
-      real = np.asarray(fx.uint8_to_symmetric(self.reference_images))
+      real = np.asarray(image_data.to_tanh_range(self.reference_images))
       self._reference = {"data_sharpness": sharpness(real)}
       if self.extractor is not None:
         probs, features = self.extractor(real)
@@ -86,7 +92,8 @@ def evaluator_for(config, inputs: dict, dataset, sample) -> tuple[GeneratorEvalu
   reference = dataset.test_images
   if m.get("max_reference_images", 0):
     reference = reference[:m.max_reference_images]
-  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x6E7A)  # same latents in every phase
+  # From the run's seed alone (not the phase's): the same latents in every phase.
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), METRICS_LATENT_STREAM)
   evaluator = GeneratorEvaluator(sample, extractor, reference, num_samples=m.num_samples,
                                  batch_size=m.batch_size, key=key, is_splits=m.is_splits)
   description = extractor.description if extractor is not None else "none (sharpness only)"

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_tsc import losses, models, parallel, train_loop
-from gan_tsc.metrics import feature_extractors as fx
+from gan_tsc.data import images as image_data
 from gan_tsc.metrics import generator_quality as gq
 from gan_tsc.phases import common, wgan_gp
 
@@ -50,7 +50,7 @@ def make_step(student, teacher, critic, c):
       make_fakes = lambda k: wgan_gp.train_mode_images(
           student, s, jax.random.normal(k, (batch_size, latent_dim)))
       critic_state, metrics = wgan_gp.critic_updates(
-          critic, critic_state, fx.uint8_to_symmetric(real_batches), make_fakes,
+          critic, critic_state, image_data.to_tanh_range(real_batches), make_fakes,
           jax.random.fold_in(key, 0), c.gradient_penalty)
     z = jax.random.normal(jax.random.fold_in(key, 1), (batch_size, latent_dim))
     target = teacher.apply(teacher_variables, z, train=False)
@@ -78,7 +78,7 @@ def make_step(student, teacher, critic, c):
 def jit_step(step_fn, with_data: bool):
   repl = parallel.replicated()
   return jax.jit(step_fn, donate_argnums=0,
-                 in_shardings=(repl, wgan_gp.stacked_sharding() if with_data else None, repl, repl),
+                 in_shardings=(repl, parallel.stacked_batch_sharded() if with_data else None, repl, repl),
                  out_shardings=(repl, repl))
 
 

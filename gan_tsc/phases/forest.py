@@ -13,6 +13,7 @@ workdir finds the table and does not recompute it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
@@ -39,13 +40,22 @@ def run(config, phase: str, workdir: str, inputs: dict) -> ForestOutput:
   rows = tuple(c.get("rows", None) or forests.DEFAULT_ROWS)
   if generated is None:
     rows = tuple(r for r in rows if forests.ROWS[r][2] != "gan")
+  _check_settings(c, phase)
   table_path = os.path.join(workdir, phase, "table.md")
+  # What the table depends on: a rerun with other settings, data or generator
+  # (say `:smoke` then the full config in one workdir) recomputes it.
+  settings = json.dumps({"phase": c.to_dict(), "data": config.data.to_dict(), "seed": config.seed,
+                         "generator": _generator_fingerprint(generated)},
+                        sort_keys=True, default=str)
   finished = reporting.read_results(workdir).get(phase)
   if finished and os.path.exists(table_path):
-    with open(table_path) as f:
-      markdown = f.read()
-    print(f"[{phase}] finished earlier; its table ({table_path}):\n{markdown}", flush=True)
-    return ForestOutput(None, markdown, finished)
+    if finished.get("settings") == settings:
+      with open(table_path) as f:
+        markdown = f.read()
+      print(f"[{phase}] finished earlier; its table ({table_path}):\n{markdown}", flush=True)
+      return ForestOutput(None, markdown, finished)
+    print(f"[{phase}] the table in {table_path} was made with other settings, data or "
+          "generator; computing it again.", flush=True)
 
   path, writer = common.start_phase(config, phase, workdir)
   seconds = {}
@@ -69,8 +79,31 @@ def run(config, phase: str, workdir: str, inputs: dict) -> ForestOutput:
   results["test_accuracy"] = float(np.mean(
       teacher.predict(dataset.test_features) == dataset.test_labels))  # the teacher's
   results["synthetic_rows_per_source"] = c.synthetic_multiplier * len(dataset.train_features)
+  results["settings"] = settings
   reporting.record_results(workdir, phase, results)
   return ForestOutput(teacher, markdown, results)
+
+
+def _generator_fingerprint(generated) -> dict | None:
+  """The generator's steps and sample statistics: the same for a restored one, unlike timings."""
+  if generated is None:
+    return None
+  return {k: v for k, v in generated.metrics.items()
+          if k in ("steps", "restored_from") or k.startswith("sample_")}
+
+
+def _check_settings(c, phase: str) -> None:
+  counts = tuple(c.model.tree_counts)
+  problems = []
+  if not counts or min(counts) < 1:
+    problems.append(f"model.tree_counts={counts} must list student sizes of at least 1 tree")
+  if c.num_seeds < 1:
+    problems.append(f"num_seeds={c.num_seeds} must be at least 1")
+  if c.synthetic_multiplier < 1:
+    problems.append(f"synthetic_multiplier={c.synthetic_multiplier} must be at least 1 "
+                    "(synthetic rows per training row)")
+  if problems:
+    raise forests.ForestError(f"Phase {phase!r}: " + "; ".join(problems) + ".")
 
 
 def _generator(c, dataset, inputs: dict, phase: str):

@@ -27,6 +27,7 @@ restores the generator of another run's finished `gan` phase instead.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Any
 
@@ -35,7 +36,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_tsc import checkpoints, losses, models, optim, parallel, reporting, train_loop
 from gan_tsc.data import tabular as tabular_data
@@ -178,14 +178,9 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
   return step
 
 
-def stacked_batch_sharding() -> NamedSharding:
-  """(n_critic, batch, ...) arrays: each critic batch split over the 'data' axis."""
-  return NamedSharding(parallel.mesh(), P(None, parallel.DATA_AXIS))
-
-
 def jit_step(step_fn):
   repl = parallel.replicated()
-  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, stacked_batch_sharding(), repl),
+  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, parallel.stacked_batch_sharded(), repl),
                  out_shardings=(repl, repl))
 
 
@@ -216,7 +211,7 @@ class CriticBatcher:
     rows_per_step = self.batch_size * self.n_critic
     rows = self._order[index * rows_per_step:(index + 1) * rows_per_step]
     rows = rows.reshape(self.n_critic, self.batch_size)[:, parallel.host_slice(self.batch_size)]
-    sharding = stacked_batch_sharding()
+    sharding = parallel.stacked_batch_sharded()
     return {k: jax.make_array_from_process_local_data(sharding, v[rows])
             for k, v in (("features", self.features), ("label", self.labels))}
 
@@ -359,8 +354,38 @@ def check_generator_fits(params: dict, dataset: tabular_data.TabularDataset, whe
         "clusters_per_class to the run it came from, and use the same data set.")
 
 
+def check_source_run(c, directory: str) -> None:
+  """Refuses another run's gan phase that did not finish, or that decodes rows otherwise.
+
+  Reads the phase's config.json beside its checkpoints: the latest step must
+  be its last, and its feature transform and conditioning must be this
+  config's (the same weights decode to other rows under another transform).
+  """
+  source_config = os.path.join(os.path.dirname(directory), "config.json")
+  if not os.path.exists(source_config):
+    return  # a bare checkpoints folder: only its shapes can be checked
+  with open(source_config) as f:
+    source = json.load(f)
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
+  try:
+    latest = manager.latest_step()
+  finally:
+    manager.close()
+  if source.get("num_steps") and latest != source["num_steps"]:
+    raise TabularGanError(
+        f"{directory}: the run stopped at step {latest} of {source['num_steps']}; finish it "
+        "(rerun its command) before restoring its generator.")
+  for name, default in (("feature_transform", "standardize"), ("clusters_per_class", 1)):
+    theirs, ours = source.get(name, default), c.get(name, default)
+    if theirs != ours:
+      raise TabularGanError(
+          f"The generator in {directory} was trained with {name}={theirs!r}, this config "
+          f"has {ours!r}; set --config.<phase>.{name}={theirs!r}.")
+
+
 def _restore_finished(c, dataset, generator, num_conditions, key, phase: str) -> dict:
   directory = checkpoints.find_checkpoint_dir(c.checkpoint)
+  check_source_run(c, directory)
   params = stored_generator_params(directory)
   check_generator_fits(params, dataset, directory, c.generator.latent_dim, num_conditions)
   expected = jax.eval_shape(lambda: generator.init(
@@ -395,7 +420,10 @@ def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerat
     return generated
 
   ckpt_dir = os.path.join(path, "checkpoints")
-  if checkpoints.PhaseCheckpoints(path).latest_step():  # resuming: fail clearly on new data
+  phase_checkpoints = checkpoints.PhaseCheckpoints(path)
+  resuming = phase_checkpoints.latest_step()
+  phase_checkpoints.close()
+  if resuming:  # fail clearly on new data
     check_generator_fits(stored_generator_params(ckpt_dir), dataset, ckpt_dir,
                          c.generator.latent_dim, conditions.num)
   parallel.check_batch_size(c.batch_size)

@@ -22,11 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_tsc import losses, models, parallel, reporting, train_loop
 from gan_tsc.data import images as image_data
-from gan_tsc.metrics import feature_extractors as fx
 from gan_tsc.metrics import generator_quality as gq
 from gan_tsc.models import generators
 from gan_tsc.phases import common
@@ -39,11 +37,6 @@ GRID_SIZE = 64
 class GanState:
   generator: common.TrainState
   critic: common.TrainState
-
-
-def stacked_sharding() -> NamedSharding:
-  """(n_critic, B, ...) batches: each critic update's batch split over 'data'."""
-  return NamedSharding(parallel.mesh(), P(None, parallel.DATA_AXIS))
 
 
 class StackedBatcher:
@@ -77,7 +70,7 @@ class StackedBatcher:
 
   def batch(self, step: int) -> jax.Array:
     rows = np.sort(self.rows(step)[:, parallel.host_slice(self.batch_size)], axis=1)
-    return jax.make_array_from_process_local_data(stacked_sharding(), self.images[rows])
+    return jax.make_array_from_process_local_data(parallel.stacked_batch_sharded(), self.images[rows])
 
 
 _DATASETS: dict = {}
@@ -193,7 +186,7 @@ def make_step(generator, critic, c):
     make_fakes = lambda k: train_mode_images(
         generator, g, jax.random.normal(k, (batch_size, latent_dim)))
     critic_state, metrics = critic_updates(
-        critic, state.critic, fx.uint8_to_symmetric(real_batches), make_fakes,
+        critic, state.critic, image_data.to_tanh_range(real_batches), make_fakes,
         jax.random.fold_in(key, 0), penalty_weight)
     z = jax.random.normal(jax.random.fold_in(key, 1), (batch_size, latent_dim))
 
@@ -213,7 +206,7 @@ def make_step(generator, critic, c):
 
 def jit_step(step_fn):
   repl = parallel.replicated()
-  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, stacked_sharding(), repl),
+  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, parallel.stacked_batch_sharded(), repl),
                  out_shardings=(repl, repl))
 
 
