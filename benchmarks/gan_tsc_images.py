@@ -1,6 +1,6 @@
 r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the TSC Score table.
 
-  .venv/bin/python benchmarks/gan_tsc_images.py            # ~40 min on 2 CPU cores
+  .venv/bin/python benchmarks/gan_tsc_images.py            # ~26 min on 2 CPU cores
   .venv/bin/python benchmarks/gan_tsc_images.py --smoke    # a minute; checks the wiring
 
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as

@@ -12,7 +12,7 @@ or --config.data.data_dir. Phases:
 Departures from the paper, for a 2-core CPU: the 32x32 variant of its DCGAN
 (one layer fewer; 160 d^2 + 6423 d + 1 parameters), a d=40 teacher (512,921
 parameters; d=2 is 38x smaller) instead of MNIST's d=256, 1,500 teacher and
-1,000 student steps, critics of width 16 (teacher) and 8 (joint students and
+2,000 student steps, critics of width 16 (teacher) and 8 (joint students and
 scratch GANs, at least each student's width), and the matrix-product
 convolutions (same maths, faster on XLA:CPU). WGAN-GP: penalty 10, 5 critic
 updates per generator step, Adam 2e-4 with betas 0.5/0.9; students: Adam 1e-3,
@@ -22,7 +22,7 @@ equal weight, so a small alpha balances them).
   python launch/main.py --config=configs/gan_kd_fashion_mnist.py --workdir=runs/gan_kd_fm
   .venv/bin/python benchmarks/gan_kd_sweep.py        # the same, and prints the table
 
-Expected: ~45 minutes on a shared 2-core CPU (see the README for the measured
+Expected: ~22 minutes on a 2-core CPU (see the README for the measured
 table and time). `:smoke` runs every phase kind for 4 steps (one student width,
 tiny networks) on 512 images.
 """
@@ -32,7 +32,7 @@ from gan_tsc import config_lib as cl
 TEACHER_WIDTH = 40
 STUDENT_WIDTHS = (2, 4, 8)
 TEACHER_STEPS = 1500
-STUDENT_STEPS = 1000
+STUDENT_STEPS = 2000
 
 
 def get_config(variant: str = "", student_widths=STUDENT_WIDTHS, teacher_width=TEACHER_WIDTH,
