@@ -66,8 +66,8 @@ def conv_patches(x: jax.Array, kernel_size, strides, pads) -> jax.Array:
   return patches.transpose(0, 1, 2, 3, 5, 4, 6, 7).reshape(n, ho, wo, kh * kw * c)
 
 
-class Conv(nn.Module):
-  """nn.Conv (cross-correlation, any stride) as im2col patches @ kernel."""
+class _ConvAttributes(nn.Module):
+  """The attributes both layers share with flax.linen's, so either swaps in by name."""
   features: int
   kernel_size: Sequence[int]
   strides: Sequence[int] = (1, 1)
@@ -75,6 +75,10 @@ class Conv(nn.Module):
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
   bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+
+class Conv(_ConvAttributes):
+  """nn.Conv (cross-correlation, any stride) as im2col patches @ kernel."""
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -89,7 +93,7 @@ class Conv(nn.Module):
     return y
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(_ConvAttributes):
   """nn.ConvTranspose (transpose_kernel=False) as inputs @ kernel, then overlap-add.
 
   Every input pixel paints a kh x kw patch of the output, `strides` apart;
@@ -98,13 +102,6 @@ class ConvTranspose(nn.Module):
   and its padding (lo, hi) drops kh-1-lo rows before and kh-1-hi after the
   full overlap-add.
   """
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] = (1, 1)
-  padding: Padding = "VALID"
-  use_bias: bool = True
-  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
