@@ -329,13 +329,15 @@ def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 
                       hidden=(256, 256), latent_dim: int = 64, learning_rate: float = 1e-4,
                       gradient_penalty: float = 10.0, generator_ema_decay: float = 0.0,
                       feature_transform: str = "standardize", clusters_per_class: int = 1,
-                      **overrides) -> ConfigDict:
+                      ensemble_size: int = 1, **overrides) -> ConfigDict:
   """Class-conditional WGAN-GP on standardised rows; num_steps counts generator
   updates, each after n_critic critic updates on n_critic fresh real batches.
   The phase hands on a moving average of the generator's parameters
   (`generator_ema_decay` per step; 0 = the last parameters). feature_transform:
   'standardize' or 'quantile' (normal scores of each feature's training CDF).
   clusters_per_class > 1 conditions on k-means clusters within each class.
+  ensemble_size K > 1 trains K GANs side by side (own initial weights and
+  noise) and draws samples from each in turn.
   `checkpoint`: a finished tabular `gan` phase folder to restore instead of training."""
   block = ConfigDict(dict(
       kind="gan", generator=dict(name="tabular", hidden=tuple(hidden), latent_dim=latent_dim),
@@ -345,6 +347,7 @@ def tabular_gan_phase(*, num_steps: int, batch_size: int = 256, n_critic: int = 
       batch_size=batch_size, num_steps=num_steps, num_epochs=0, n_critic=n_critic,
       gradient_penalty=gradient_penalty, generator_ema_decay=generator_ema_decay,
       feature_transform=feature_transform, clusters_per_class=clusters_per_class,
+      ensemble_size=ensemble_size,
       log_every_steps=200,
       checkpoint_every_steps=1000, checkpoint=""))
   block.update(overrides)

@@ -17,6 +17,13 @@ training set's. Neither network has BatchNorm (the critic must not, for the
 per-sample penalty; the generator's output layer is linear on standardised
 features), so each step changes only its own network's parameters.
 
+With `ensemble_size` K > 1 the phase trains K such GANs side by side, from
+their own initial weights and noise, on the same real batches: the state
+carries a leading member axis (K = 1 included) and the step is vmapped over
+it. Samples are drawn from the members in turn (row j from member j mod K),
+so each contributes equally and no one run's quirks dominate the synthetic
+set (configs/gan_tsc_magic.py says what it is worth there).
+
 The phase hands later phases a `common.TrainedGenerator` whose `sample(
 variables, key, n)` returns (rows, labels): rows in the data's OWN units
 (de-standardised, what the teacher was trained on) and labels drawn with the
@@ -96,14 +103,23 @@ def build_models(c, dataset: tabular_data.TabularDataset, num_conditions: int):
   return generator, critic
 
 
+def ensemble_size(c) -> int:
+  members = c.get("ensemble_size", 1)
+  if members < 1:
+    raise TabularGanError(f"ensemble_size={members}: train at least one GAN "
+                          "(--config.gan.ensemble_size=1 for a single GAN).")
+  return members
+
+
 def create_state(generator, critic, key, c, num_features: int, num_steps: int):
-  """A replicated GanState and the two learning-rate schedules."""
+  """A replicated GanState with a leading member axis (`ensemble_size`), and
+  the two learning-rate schedules."""
   g_tx, g_schedule = optim.build(c.generator_optimizer, num_steps)
   d_tx, d_schedule = optim.build(c.critic_optimizer, num_steps * c.n_critic)
-  g_key, d_key = jax.random.split(key)
   labels = jnp.zeros((2,), jnp.int32)
 
-  def init():
+  def init(member_key):
+    g_key, d_key = jax.random.split(member_key)
     g_params = generator.init(g_key, jnp.zeros((2, c.generator.latent_dim)), labels)["params"]
     d_params = critic.init(d_key, jnp.zeros((2, num_features)), labels)["params"]
     return GanState(
@@ -113,13 +129,18 @@ def create_state(generator, critic, key, c, num_features: int, num_steps: int):
                                  batch_stats={}),
         g_params)
 
-  return jax.jit(init, out_shardings=parallel.replicated())(), g_schedule, d_schedule
+  def init_members():
+    return jax.vmap(init)(jax.random.split(key, ensemble_size(c)))
+
+  return jax.jit(init_members, out_shardings=parallel.replicated())(), g_schedule, d_schedule
 
 
 def make_step(generator, critic, c, g_schedule, d_schedule):
-  """step(state, batch, key) -> (state, metrics).
+  """step(state, batch, key) -> (state, metrics), for all ensemble members at once.
 
-  `batch` = {'features': (n_critic, B, F) standardised, 'label': (n_critic, B)}.
+  `batch` = {'features': (n_critic, B, F) standardised, 'label': (n_critic, B)},
+  the same for every member; each member draws its own noise. Metrics are the
+  members' means.
   """
   latent_dim, penalty_weight = c.generator.latent_dim, c.gradient_penalty
   ema_decay = c.get("generator_ema_decay", 0.0)
@@ -175,7 +196,14 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
                        state.generator_ema, g_state.params)
     return GanState(g_state, d_state, ema), metrics
 
-  return step
+  members = ensemble_size(c)
+
+  def ensemble_step(state: GanState, batch, key):
+    state, metrics = jax.vmap(step, in_axes=(0, None, 0))(
+        state, batch, jax.random.split(key, members))
+    return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+  return ensemble_step
 
 
 def jit_step(step_fn):
@@ -265,18 +293,27 @@ def make_sampler(generator, latent_dim: int, conditions: Conditions,
                  transform: FeatureTransform):
   """sample(variables, key, n) -> (rows in the data's units, labels), jitted, n static.
 
-  Conditions (so classes) are drawn with their training frequencies.
+  `variables['params']` carry a leading member axis (see `ensemble_size`); row
+  j comes from member j mod K. Conditions (so classes) are drawn with their
+  training frequencies.
   """
   log_frequencies = np.log(conditions.frequencies).astype(np.float32)
   to_class = jnp.asarray(conditions.to_class)
 
   @functools.partial(jax.jit, static_argnums=2)
   def sample(variables, key, n: int):
+    members = jax.tree.leaves(variables["params"])[0].shape[0]
+    per_member = -(-n // members)
     condition_key, z_key = jax.random.split(key)
-    ids = jax.random.categorical(condition_key, jnp.asarray(log_frequencies), shape=(n,))
-    z = jax.random.normal(z_key, (n, latent_dim))
-    rows = generator.apply({"params": variables["params"]}, z, ids)
-    return transform.inverse(rows), to_class[ids]
+    ids = jax.random.categorical(condition_key, jnp.asarray(log_frequencies),
+                                 shape=(per_member * members,))
+    z = jax.random.normal(z_key, (per_member * members, latent_dim))
+    # (per_member, K, ...) -> member-major for vmap, then back: row j is member j mod K.
+    by_member = lambda a: jnp.swapaxes(a.reshape(per_member, members, *a.shape[1:]), 0, 1)
+    rows = jax.vmap(lambda params, z, ids: generator.apply({"params": params}, z, ids))(
+        variables["params"], by_member(z), by_member(ids))
+    rows = jnp.swapaxes(rows, 0, 1).reshape(per_member * members, -1)[:n]
+    return transform.inverse(rows), to_class[ids[:n]]
 
   return sample
 
@@ -333,14 +370,22 @@ def stored_generator_params(directory: str) -> dict:
 
 
 def check_generator_fits(params: dict, dataset: tabular_data.TabularDataset, where: str,
-                         latent_dim: int, num_conditions: int) -> None:
-  """Refuses a stored generator whose rows or classes do not fit the data."""
+                         latent_dim: int, num_conditions: int, members: int) -> None:
+  """Refuses a stored generator whose rows, classes or member count do not fit."""
   dense = sorted((k for k in params if k.startswith("Dense_")), key=lambda k: int(k[6:]))
   if not dense:
     raise TabularGanError(f"The generator in {where} has no dense layers; it is not a "
                           "TabularGenerator.")
-  inputs = np.shape(params[dense[0]]["kernel"])[0]
-  outputs = np.shape(params[dense[-1]]["kernel"])[1]
+  first, last = np.shape(params[dense[0]]["kernel"]), np.shape(params[dense[-1]]["kernel"])
+  if len(first) != 3:
+    raise TabularGanError(
+        f"The generator in {where} has no ensemble axis (kernels of shape {first}): it was "
+        "saved by an older version of this phase. Train it again with a fresh --workdir.")
+  if first[0] != members:
+    raise TabularGanError(
+        f"The generator in {where} is an ensemble of {first[0]} GANs but the config asks "
+        f"for {members}; set --config.<phase>.ensemble_size={first[0]}.")
+  inputs, outputs = first[1], last[2]
   if outputs != dataset.num_features:
     raise TabularGanError(
         f"The generator in {where} makes rows of {outputs} features but the data "
@@ -375,7 +420,8 @@ def check_source_run(c, directory: str) -> None:
     raise TabularGanError(
         f"{directory}: the run stopped at step {latest} of {source['num_steps']}; finish it "
         "(rerun its command) before restoring its generator.")
-  for name, default in (("feature_transform", "standardize"), ("clusters_per_class", 1)):
+  for name, default in (("feature_transform", "standardize"), ("clusters_per_class", 1),
+                        ("ensemble_size", 1)):
     theirs, ours = source.get(name, default), c.get(name, default)
     if theirs != ours:
       raise TabularGanError(
@@ -387,9 +433,12 @@ def _restore_finished(c, dataset, generator, num_conditions, key, phase: str) ->
   directory = checkpoints.find_checkpoint_dir(c.checkpoint)
   check_source_run(c, directory)
   params = stored_generator_params(directory)
-  check_generator_fits(params, dataset, directory, c.generator.latent_dim, num_conditions)
-  expected = jax.eval_shape(lambda: generator.init(
-      key, jnp.zeros((1, c.generator.latent_dim)), jnp.zeros((1,), jnp.int32))["params"])
+  members = ensemble_size(c)
+  check_generator_fits(params, dataset, directory, c.generator.latent_dim, num_conditions,
+                       members)
+  expected = jax.eval_shape(lambda: jax.vmap(lambda k: generator.init(
+      k, jnp.zeros((1, c.generator.latent_dim)), jnp.zeros((1,), jnp.int32))["params"])(
+          jax.random.split(key, members)))
   checkpoints.check_same_shapes(expected, params, directory)
   print(f"[{phase}] restored the generator of {directory}", flush=True)
   return parallel.replicate({"params": jax.tree.map(np.asarray, params), "batch_stats": {}})
@@ -425,7 +474,7 @@ def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerat
   phase_checkpoints.close()
   if resuming:  # fail clearly on new data
     check_generator_fits(stored_generator_params(ckpt_dir), dataset, ckpt_dir,
-                         c.generator.latent_dim, conditions.num)
+                         c.generator.latent_dim, conditions.num, ensemble_size(c))
   parallel.check_batch_size(c.batch_size)
   batcher = CriticBatcher(rows, conditions.ids,
                           c.batch_size, c.n_critic, common.phase_seed(config.seed, phase))
@@ -442,8 +491,9 @@ def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerat
   writer.write_scalars(num_steps, metrics)
   writer.flush()
   metrics.update(steps=num_steps,
-                 generator_params=models.count_params(result.state.generator.params),
-                 critic_params=models.count_params(result.state.critic.params))
+                 ensemble_size=ensemble_size(c),  # the counts below are per member
+                 generator_params=models.count_params(_first_member(result.state.generator.params)),
+                 critic_params=models.count_params(_first_member(result.state.critic.params)))
   if result.trained_steps:
     # Real rows the critic read per second (n_critic batches per step).
     metrics["train_examples_per_sec"] = result.examples_per_sec * c.n_critic
@@ -454,6 +504,10 @@ def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerat
   reporting.record_results(workdir, phase, metrics)
   generated.metrics = metrics
   return generated
+
+
+def _first_member(tree):
+  return jax.tree.map(lambda leaf: leaf[0], tree)
 
 
 def _evaluate(generated: common.TrainedGenerator, dataset, key) -> dict:
