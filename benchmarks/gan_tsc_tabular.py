@@ -76,7 +76,8 @@ def main():
         f"{total / 60:.1f} min: GAN {walls['gan'] / 60:.1f} min ({config.gan.num_steps} "
         f"steps, {config.gan.ensemble_size} GAN(s) side by side), "
         f"forests {walls['forest'] / 60:.1f} min")
-  print(f"Teacher RandomForestClassifier({forest['teacher_trees']}): test {metric} "
+  scored_on = "validation" if args.validation else "test"
+  print(f"Teacher RandomForestClassifier({forest['teacher_trees']}): {scored_on} {metric} "
         f"{forest[f'teacher_test_{metric}']:.4f}\n")
   print("| student trained on | " + " | ".join(f"{t} trees" for t in trees) + " |")
   print("|---" * (len(trees) + 1) + "|")

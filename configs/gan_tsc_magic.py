@@ -24,7 +24,8 @@ one GAN (--ensemble-size 1) to 0.9171 / 0.9285 / 0.9301 / 0.9307 / 0.9308
 with three, at 1 / 5 / 10 / 15 / 20 trees. "GAN data only" rose at 5-20 trees
 (by 0.0003-0.0006) and fell at 1 tree (0.9184 -> 0.9157).
 
-Expected: about 10 minutes on a 2-core CPU (see the README for the measured times).
+Expected: about 13 minutes on a 2-core CPU (measured 13.0 beside another job: GAN
+7.0 min, forests 6.1 min).
 `:smoke` runs each phase in seconds.
 """
 
