@@ -49,7 +49,7 @@ class PhaseCheckpoints:
   def restore(self, state_template, step: int | None = None):
     """Restores the latest (or given) step into the structure of `state_template`."""
     step = self.latest_step() if step is None else step
-    raw = self.manager.restore(step)
+    raw = self.manager.restore(step, args=ocp.args.StandardRestore())
     check_same_shapes(_as_tree(state_template), raw, self.directory)
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_template)
     return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
@@ -104,6 +104,21 @@ def find_checkpoint_dir(path: str) -> str:
       "finished run (e.g. OTHER_WORKDIR/teacher) or its checkpoints folder.")
 
 
+def read_only_manager(directory: str) -> ocp.CheckpointManager:
+  # The options a read-only manager would set itself, given, so Orbax does not warn of them.
+  return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+      read_only=True, create=False, save_interval_steps=0))
+
+
+def read_latest(directory: str) -> dict:
+  """The latest step under a checkpoints folder, as stored (nested dicts), read-only."""
+  manager = read_only_manager(directory)
+  try:  # an explicit StandardRestore: an untyped restore logs a warning per item
+    return manager.restore(manager.latest_step(), args=ocp.args.StandardRestore())
+  finally:
+    manager.close()
+
+
 def restore_model_variables(path: str, expected_variables) -> dict:
   """Reads {'params', 'batch_stats'} of the latest step under `path`, read-only.
 
@@ -111,11 +126,7 @@ def restore_model_variables(path: str, expected_variables) -> dict:
   tree, e.g. from `jax.eval_shape` of the model's init).
   """
   directory = find_checkpoint_dir(path)
-  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
-  try:
-    raw = manager.restore(manager.latest_step())
-  finally:
-    manager.close()
+  raw = read_latest(directory)
   stored = {"params": raw.get("params", {}), "batch_stats": raw.get("batch_stats") or {}}
   check_same_shapes(expected_variables, stored, directory)
   return jax.tree.map(np.asarray, _select(expected_variables, stored))

@@ -42,7 +42,6 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from gan_tsc import checkpoints, losses, models, optim, parallel, reporting, train_loop
 from gan_tsc.data import tabular as tabular_data
@@ -357,11 +356,7 @@ def sample_statistics(rows: np.ndarray, labels: np.ndarray,
 def stored_generator_params(directory: str) -> dict:
   """The generator parameters (the moving average) of the latest step under a
   checkpoints folder."""
-  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
-  try:
-    raw = manager.restore(manager.latest_step())
-  finally:
-    manager.close()
+  raw = checkpoints.read_latest(directory)
   params = raw.get("generator_ema") if isinstance(raw, dict) else None
   if not params:
     raise TabularGanError(f"{directory} holds no tabular GAN generator (no 'generator_ema'); "
@@ -411,7 +406,7 @@ def check_source_run(c, directory: str) -> None:
     return  # a bare checkpoints folder: only its shapes can be checked
   with open(source_config) as f:
     source = json.load(f)
-  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True))
+  manager = checkpoints.read_only_manager(directory)
   try:
     latest = manager.latest_step()
   finally:
