@@ -14,9 +14,11 @@ results.json and forest/table.md are in the workdir.
 
 Recipe choices are made with --validation: the training split alone, 80/20
 (stratified, fixed seed), the 20% standing in for the test split, which is
-then never read. --ensemble-size overrides the GAN's ensemble_size, e.g.
+then never read. --ensemble-size and --gan-steps override the GAN's
+ensemble_size and num_steps, e.g.
 
   .venv/bin/python benchmarks/gan_tsc_tabular.py --validation --ensemble-size 1
+  .venv/bin/python benchmarks/gan_tsc_tabular.py --validation --gan-steps 12000
 """
 
 import argparse
@@ -50,6 +52,8 @@ def main():
                       help="score on 20%% of the training split instead of the test split")
   parser.add_argument("--ensemble-size", type=int, default=None,
                       help="GANs trained side by side (default: the config's)")
+  parser.add_argument("--gan-steps", type=int, default=None,
+                      help="the GAN's training steps (default: the config's)")
   args = parser.parse_args()
   from gan_tsc import config_lib, forests
 
@@ -60,6 +64,8 @@ def main():
   config.forest.model.tree_counts = tuple(int(t) for t in args.trees.split(","))
   if args.ensemble_size is not None:
     config.gan.ensemble_size = args.ensemble_size
+  if args.gan_steps is not None:
+    config.gan.num_steps = args.gan_steps
   default_name = "bench_gan_tsc_tabular" + ("_validation" if args.validation else "")
   workdir = args.workdir or os.path.join(ROOT, "runs", default_name)
   shutil.rmtree(workdir, ignore_errors=True)
