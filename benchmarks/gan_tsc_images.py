@@ -2,6 +2,7 @@ r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the T
 
   .venv/bin/python benchmarks/gan_tsc_images.py            # ~26 min on 2 CPU cores
   .venv/bin/python benchmarks/gan_tsc_images.py --smoke    # a minute; checks the wiring
+  .venv/bin/python benchmarks/gan_tsc_images.py --variant small_data --no-tsc   # 2,000 images
 
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
 launch/main.py, with these phases added:
@@ -14,7 +15,9 @@ error) and the Inception Score (the teacher as the classifier) of six input
 sets: the real training set, AC-GAN samples, unconditional GAN samples, AC-GAN
 samples of one class only, a low-diversity set (10 real images per class,
 repeated) and Gaussian noise. Prints both tables and writes them, with every
-number, to <workdir>/gan_tsc_images.{md,json}.
+number, to <workdir>/gan_tsc_images.{md,json}. --variant picks a variant of
+the config (e.g. small_data); --no-tsc skips the unconditional GAN and the
+TSC table and compares the students only.
 """
 
 import argparse
@@ -62,22 +65,28 @@ def main():
                       help="use the first N training images in every phase (0: all)")
   parser.add_argument("--student-steps", type=int, default=0, help="override students' steps")
   parser.add_argument("--smoke", action="store_true", help="a few steps of everything")
+  parser.add_argument("--variant", default="", help="config variant, e.g. small_data")
+  parser.add_argument("--no-tsc", action="store_true",
+                      help="students only: no unconditional GAN, no TSC Score table")
   args = parser.parse_args()
   from gan_tsc import config_lib as cl
   from gan_tsc.data import images as image_data
   from gan_tsc.metrics import tsc_score
 
-  config = cl.load("gan_tsc_fashion_mnist", "smoke" if args.smoke else "", lock=False)
+  variant = ",".join(v for v in (args.variant, "smoke" if args.smoke else "") if v)
+  config = cl.load("gan_tsc_fashion_mnist", variant, lock=False)
   if args.train_examples:
     config.data.max_train_examples = args.train_examples
   if args.student_steps:
     config.student.num_steps = args.student_steps
-  config.gan_unconditional = cl.acgan_phase(batch_size=config.gan.batch_size,
-                                            num_steps=config.gan.num_steps,
-                                            width=config.gan.generator.width, conditional=False)
-  if args.smoke:
-    cl.smoke(config.gan_unconditional)
-  phases = ["teacher", "gan", "gan_unconditional"]
+  phases = ["teacher", "gan"]
+  if not args.no_tsc:
+    config.gan_unconditional = cl.acgan_phase(batch_size=config.gan.batch_size,
+                                              num_steps=config.gan.num_steps,
+                                              width=config.gan.generator.width, conditional=False)
+    if args.smoke:
+      cl.smoke(config.gan_unconditional)
+    phases.append("gan_unconditional")
   for seed in range(args.seeds):
     for name, p_fake in (("mix", 0.8), ("real", 0.0)):
       phase = f"student_{name}_{seed}"
@@ -108,6 +117,13 @@ def main():
       f"seed-to-seed std {100 * np.std(real):.2f} / {100 * np.std(mix):.2f}; AC-GAN samples "
       f"the teacher puts in the requested class: {100 * results['gan']['teacher_agreement']:.1f}%\n"])
   print("\n" + students, flush=True)
+  if args.no_tsc:
+    timing = wall_line(walls, start)
+    print(timing, flush=True)
+    write_results(args.workdir, f"{students}\n{timing}\n",
+                  {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
+                   "gan": results["gan"], "phase_wall_seconds": walls})
+    return
 
   dataset = image_data.load(config.data)
   scorer = tsc_score.TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
@@ -122,15 +138,24 @@ def main():
          f"{scorer.batch_size}, {args.seeds} seeds, ± standard error) and Inception Score "
          "(teacher as the classifier, 10 splits)\n\n" + tsc_score.table(scores))
   walls["TSC table"] = time.perf_counter() - start - total
-  timing = ("Wall time: " + ", ".join(f"{p} {w / 60:.1f} min" for p, w in walls.items())
-            + f"; total {(time.perf_counter() - start) / 60:.1f} min")
+  timing = wall_line(walls, start)
   print("\n" + tsc + "\n" + timing, flush=True)
-  with open(os.path.join(args.workdir, "gan_tsc_images.json"), "w") as f:
-    json.dump({"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
-               "gan": results["gan"], "tsc": [s.as_dict() for s in scores],
-               "phase_wall_seconds": walls}, f, indent=2)
-  with open(os.path.join(args.workdir, "gan_tsc_images.md"), "w") as f:
-    f.write(f"{students}\n{tsc}\n{timing}\n")
+  write_results(args.workdir, f"{students}\n{tsc}\n{timing}\n",
+                {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
+                 "gan": results["gan"], "tsc": [s.as_dict() for s in scores],
+                 "phase_wall_seconds": walls})
+
+
+def wall_line(walls: dict, start: float) -> str:
+  return ("Wall time: " + ", ".join(f"{p} {w / 60:.1f} min" for p, w in walls.items())
+          + f"; total {(time.perf_counter() - start) / 60:.1f} min")
+
+
+def write_results(workdir: str, markdown: str, numbers: dict) -> None:
+  with open(os.path.join(workdir, "gan_tsc_images.json"), "w") as f:
+    json.dump(numbers, f, indent=2)
+  with open(os.path.join(workdir, "gan_tsc_images.md"), "w") as f:
+    f.write(markdown)
 
 
 if __name__ == "__main__":

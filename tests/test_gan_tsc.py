@@ -1,5 +1,6 @@
 """GAN-TSC on images: AC-GAN phase, distillation with p_fake, TSC Score, configs."""
 
+import json
 import os
 
 import jax
@@ -9,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from gan_tsc import config_lib as cl
-from gan_tsc import models, parallel
+from gan_tsc import checkpoints, models, parallel
 from gan_tsc.data import images as image_data
 from gan_tsc.metrics import tsc_score
 from gan_tsc.phases import acgan, common, distill, supervised
@@ -243,13 +244,11 @@ def test_digits_smoke_and_resume(launcher, tmp_path):
 
 def test_gan_phase_resumes_exactly(launcher, tmp_path):
   """4 straight steps equal 2 steps, a restart, and 2 more."""
-  import json
   base = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", "--config.pipeline=('gan',)",
           "--config.gan.teacher="]
   launcher(base + [f"--workdir={tmp_path}/straight"])
   launcher(base + [f"--workdir={tmp_path}/resumed", "--config.gan.num_steps=2"])
   launcher(base + [f"--workdir={tmp_path}/resumed"])
-  from gan_tsc import checkpoints
   straight = checkpoints.PhaseCheckpoints(str(tmp_path / "straight" / "gan"), 2)
   resumed = checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "gan"), 2)
   assert straight.latest_step() == resumed.latest_step() == 4
@@ -263,9 +262,16 @@ def test_gan_phase_resumes_exactly(launcher, tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),
                     reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")
-def test_fashion_mnist_smoke(launcher, tmp_path):
-  launcher([f"--config={ROOT}/configs/gan_tsc_fashion_mnist.py:smoke", f"--workdir={tmp_path}"])
-  check_table(tmp_path, ("teacher", "gan", "student"))
+@pytest.mark.parametrize("variant", ["smoke", "smoke,small_data,baselines"])
+def test_fashion_mnist_smoke(launcher, tmp_path, variant):
+  launcher([f"--config={ROOT}/configs/gan_tsc_fashion_mnist.py:{variant}", f"--workdir={tmp_path}"])
+  students = ("student", "student_real_only", "student_gan_only") if "baselines" in variant else (
+      "student",)
+  check_table(tmp_path, ("teacher", "gan") + students)
+  if "small_data" in variant:
+    config = json.load(open(tmp_path / "config.json"))
+    assert {config[s]["loss"] for s in students} == {"kl"}
+    assert [config[s]["p_fake"] for s in students] == [0.8, 0.0, 1.0]
 
 
 def test_cifar10_smoke_under_mock_data(launcher, tmp_path):
