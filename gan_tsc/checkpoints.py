@@ -9,6 +9,7 @@ final step exists.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
@@ -104,10 +105,23 @@ def find_checkpoint_dir(path: str) -> str:
       "finished run (e.g. OTHER_WORKDIR/teacher) or its checkpoints folder.")
 
 
+class _DropReadOnlyNotice(logging.Filter):
+  """Orbax logs a warning each time a read-only manager opens; here that is the intent."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Given directory is read only")
+
+
 def read_only_manager(directory: str) -> ocp.CheckpointManager:
   # The options a read-only manager would set itself, given, so Orbax does not warn of them.
-  return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-      read_only=True, create=False, save_interval_steps=0))
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
+  notice_filter = _DropReadOnlyNotice()
+  absl_logger = logging.getLogger("absl")
+  absl_logger.addFilter(notice_filter)
+  try:
+    return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+  finally:
+    absl_logger.removeFilter(notice_filter)
 
 
 def read_latest(directory: str) -> dict:

@@ -1,6 +1,7 @@
 """The teacher phase: learning, data parallelism, resume, and bad input."""
 
 import json
+import logging
 import os
 
 import jax
@@ -147,6 +148,22 @@ def test_teacher_from_another_workdir(tmp_path):
                           tmp_path / "b")["teacher"]
   assert restored.metrics["test_accuracy"] == pytest.approx(trained.metrics["test_accuracy"])
   assert not os.path.exists(tmp_path / "b" / "teacher" / "checkpoints" / "4")
+
+
+def test_read_only_restore_takes_relative_paths_quietly(tmp_path, monkeypatch):
+  run_pipeline(digits_config(num_steps=2), tmp_path / "a")
+  monkeypatch.chdir(tmp_path)
+  records = []
+  handler = logging.Handler()
+  handler.emit = records.append
+  logging.getLogger("absl").addHandler(handler)
+  try:
+    stored = checkpoints.read_latest(os.path.join("a", "teacher", "checkpoints"))
+  finally:
+    logging.getLogger("absl").removeHandler(handler)
+  assert int(stored["step"]) == 2
+  assert not [r for r in records if r.levelno >= logging.WARNING], [r.getMessage() for r in records]
+  assert sorted(os.listdir(tmp_path / "a" / "teacher" / "checkpoints")) == ["2"]
 
 
 def test_checkpoint_of_the_wrong_shape(tmp_path):
