@@ -78,23 +78,32 @@ def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, tea
 
 
 def dafl_generator(latent_dim: int, image_size: int, channels: int, conv: str = "xla",
-                   width: int = 128) -> ConfigDict:
-  """DAFL's generator; width 128 is the paper's. conv: 'xla' or 'im2col' (faster on CPU)."""
+                   width: int = 128, output: str = "batch_norm") -> ConfigDict:
+  """DAFL's generator; width 128 is the paper's. conv: 'xla' or 'im2col' (faster on CPU).
+
+  output: 'batch_norm' (the paper's final BatchNorm) or 'pixels' (tanh pixels
+  normalised like the data set's images; not in the paper).
+  """
   return ConfigDict(dict(name="dafl", latent_dim=latent_dim, image_size=image_size,
-                         channels=channels, conv=conv, width=width))
+                         channels=channels, conv=conv, width=width, output=output))
 
 
 def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
                generator_optimizer: ConfigDict, student_optimizer: ConfigDict,
                batch_size: int, num_steps: int, one_hot: float, information_entropy: float,
-               activation: float, teacher: str = "teacher", **overrides) -> ConfigDict:
-  """DAFL: generator against the frozen teacher, student distilled on its images."""
+               activation: float, adversarial: float = 0.0, teacher: str = "teacher",
+               **overrides) -> ConfigDict:
+  """DAFL: generator against the frozen teacher, student distilled on its images.
+
+  adversarial > 0 adds a term that is not in the paper: the generator also
+  maximises the student's distillation loss (see phases/dafl.py).
+  """
   block = ConfigDict(dict(
       kind="dafl", teacher=teacher, student=student_block, generator=generator_block,
       generator_optimizer=generator_optimizer, student_optimizer=student_optimizer,
       batch_size=batch_size, num_steps=num_steps, temperature=1.0,
       loss_weights=dict(one_hot=one_hot, information_entropy=information_entropy,
-                        activation=activation),
+                        activation=activation, adversarial=adversarial),
       collapse_patience=5, eval_batch_size=500, log_every_steps=120,
       eval_every_steps=1200, checkpoint_every_steps=1200))
   block.update(overrides)

@@ -142,6 +142,36 @@ def test_generator_learns_only_from_teacher_losses():
     np.testing.assert_array_equal(a, b)
 
 
+def test_adversarial_term_moves_the_generator_through_the_student_only():
+  teacher = make_teacher(with_bn=False)
+  teacher_weights_off = dict(one_hot=0.0, information_entropy=0.0, activation=0.0)
+  # Alone, the optional adversarial term moves the generator, and the move
+  # depends on which student it plays against.
+  c = phase_config(adversarial=1.0, **teacher_weights_off)
+  generators, students = [], []
+  for student_seed in (0, 1):
+    state, step, _, _ = setup(c, teacher)
+    before = jax.device_get(state.generator.params)
+    other, _, _, _ = setup(c, teacher, seed=100 + student_seed)
+    state, metrics = run_steps(state.replace(student=other.student), step, teacher, 1)
+    generators.append(jax.device_get(state.generator.params))
+    students.append(jax.device_get(state.student.params))
+    np.testing.assert_allclose(float(metrics["loss_adversarial"]), -float(metrics["kd_loss"]),
+                               rtol=1e-5)
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(jax.tree.leaves(before),
+                                                      jax.tree.leaves(generators[0])))
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(jax.tree.leaves(generators[0]),
+                                                      jax.tree.leaves(generators[1])))
+  # The student's own update is still KD alone: the same with the term off.
+  state, step, _, _ = setup(phase_config(**teacher_weights_off), teacher)
+  other, _, _, _ = setup(c, teacher, seed=101)
+  state, _ = run_steps(state.replace(student=other.student), step, teacher, 1)
+  for a, b in zip(jax.tree.leaves(students[1]), jax.tree.leaves(jax.device_get(state.student.params))):
+    np.testing.assert_array_equal(a, b)
+  with pytest.raises(dafl.DaflError, match="adversarial must be >= 0"):
+    setup(phase_config(adversarial=-1.0), teacher)
+
+
 def test_student_learns_only_from_kd():
   teacher = make_teacher(with_bn=False)
   students = []

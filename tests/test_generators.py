@@ -98,6 +98,27 @@ def test_dafl_output_is_batch_normalised_and_stats_update(dafl):
                              rtol=1e-3)
 
 
+def test_dafl_pixel_output_stays_in_the_data_range(dafl):
+  _, z, variables = dafl
+  mean, std = (0.2, 0.4, 0.6), (0.3, 0.3, 0.25)
+  model = g.DAFLGenerator(16, 8, 3, output="pixels", pixel_mean=mean, pixel_std=std)
+  # Same parameters as the paper's output; only the final BatchNorm is gone.
+  own = _init(model, z)
+  assert jax.tree.map(jnp.shape, own["params"]) == jax.tree.map(jnp.shape, variables["params"])
+  assert set(own["batch_stats"]) == {"bn0", "bn1", "bn2"}
+  images, _ = model.apply(variables, z * 30.0, mutable=["batch_stats"])
+  low = (0.0 - np.asarray(mean)) / np.asarray(std)
+  high = (1.0 - np.asarray(mean)) / np.asarray(std)
+  assert np.all(images >= low - 1e-6) and np.all(images <= high + 1e-6)
+  # tanh's 0 is mid-grey: pixel 0.5.
+  zero_tanh = model.apply(jax.tree.map(jnp.zeros_like, variables), z,
+                          mutable=["batch_stats"])[0]
+  np.testing.assert_allclose(zero_tanh[0, 0, 0], (0.5 - np.asarray(mean)) / np.asarray(std),
+                             rtol=1e-6)
+  with pytest.raises(ValueError, match="'batch_norm' or 'pixels'"):
+    g.DAFLGenerator(16, 8, 3, output="clip").apply(variables, z, mutable=["batch_stats"])
+
+
 def test_dafl_rejects_bad_sizes():
   with pytest.raises(ValueError, match="divisible by 4"):
     _param_count(g.DAFLGenerator(8, 30, 1), jnp.zeros((2, 8)))

@@ -33,7 +33,8 @@ def build_classifier(model_config) -> nn.Module:
 _GENERATORS = {
     "dafl": lambda c: generators.DAFLGenerator(c.latent_dim, c.image_size, c.channels,
                                                conv=conv_ops.conv_module(c.get("conv", "xla")),
-                                               width=c.get("width", 128)),
+                                               width=c.get("width", 128),
+                                               output=c.get("output", "batch_norm")),
     "dcgan": lambda c: generators.DCGANGenerator(
         c.width, c.channels, c.image_size, c.get("latent_dim", 100),
         conv_transpose=dcgan_layer(c.get("conv", "xla"), "ConvTranspose")),

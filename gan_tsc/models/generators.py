@@ -72,12 +72,20 @@ class DAFLGenerator(nn.Module):
   kernel_size, padding, use_bias` with params 'kernel' (kh, kw, in, out) and
   'bias' can replace nn.Conv, e.g. a faster CPU convolution. `width` is
   128 in the paper; the two conv stages have `width` and `width // 2` filters.
+
+  `output='pixels'` (not in the paper) drops the final BatchNorm: the tanh
+  output is read as pixels in [-1, 1] and normalised with the data set's
+  `pixel_mean` / `pixel_std`, so every generated pixel is one a real image
+  could have.
   """
   latent_dim: int
   image_size: int
   channels: int
   conv: Callable[..., nn.Module] = nn.Conv
   width: int = 128
+  output: str = "batch_norm"
+  pixel_mean: tuple[float, ...] = (0.5,)
+  pixel_std: tuple[float, ...] = (0.5,)
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
@@ -105,6 +113,11 @@ class DAFLGenerator(nn.Module):
     x = conv3x3(self.width // 2, "conv2")(x)
     x = nn.leaky_relu(batch_norm("bn2", 0.8)(x), 0.2)
     x = jnp.tanh(conv3x3(self.channels, "conv3")(x))
+    if self.output == "pixels":
+      unit = (x + 1.0) / 2.0
+      return (unit - jnp.asarray(self.pixel_mean)) / jnp.asarray(self.pixel_std)
+    if self.output != "batch_norm":
+      raise ValueError(f"DAFLGenerator output must be 'batch_norm' or 'pixels', got {self.output!r}.")
     return batch_norm("bn_out", 1e-5, affine=False)(x)
 
 

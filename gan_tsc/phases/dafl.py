@@ -6,6 +6,8 @@ One jitted step (state donated, teacher passed in as an argument):
       losses -> generator update (the generator learns only from these)
   student(stop_gradient(images)) vs stop_gradient(teacher logits) -> KL
       -> student update (the student learns only from this)
+Optionally (loss_weights.adversarial > 0, not in the paper) the generator
+also maximises that KL through the student, whose parameters it cannot move.
 The training data is never read; the test split only measures the student.
 """
 
@@ -40,6 +42,10 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   weights = config_phase.loss_weights
   batch_size, latent_dim = config_phase.batch_size, config_phase.generator.latent_dim
   temperature = config_phase.get("temperature", 1.0)
+  if weights.get("adversarial", 0.0) < 0:
+    raise DaflError(f"loss_weights.adversarial must be >= 0 (0 = the paper), got "
+                    f"{weights.adversarial}.")
+  adversarial = weights.get("adversarial", 0.0) > 0
 
   def step(state: DaflState, batch, key, teacher_variables):
     del batch  # data-free
@@ -54,6 +60,13 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
       parts = {"one_hot": losses.dafl_one_hot(t_logits),
                "information_entropy": losses.dafl_information_entropy(t_logits),
                "activation": losses.dafl_activation(t_features)}
+      if adversarial:
+        # Not in the paper (off unless loss_weights.adversarial > 0): the
+        # generator also seeks images the student gets wrong. The student's
+        # parameters are constants here; only the image is differentiated.
+        s_logits, _ = student.apply({"params": s.params, "batch_stats": s.batch_stats},
+                                    images, train=True, mutable=["batch_stats"])
+        parts["adversarial"] = -losses.kd_kl(s_logits, t_logits, temperature)
       total = sum(weights[k] * v for k, v in parts.items())
       return total, (images, t_logits, g_updates["batch_stats"], parts)
 
@@ -159,6 +172,8 @@ def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedClassif
   dataset = image_data.load(config.data)  # test split only: the student's accuracy
   common.check_num_classes(c.student, dataset.num_classes, phase)
   generator = models.build_generator(c.generator)
+  if c.generator.get("output") == "pixels":  # pixels in the range the teacher was trained on
+    generator = generator.clone(pixel_mean=tuple(dataset.mean), pixel_std=tuple(dataset.std))
   student = models.build_classifier(c.student)
   path, writer = common.start_phase(config, phase, workdir)
   parallel.check_batch_size(c.batch_size)
