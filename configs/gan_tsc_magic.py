@@ -28,7 +28,12 @@ choice was made on a validation split (benchmarks/gan_tsc_tabular.py
                     five  0.9162 / 0.9285 / 0.9300 / 0.9309 / 0.9314
 Five gives the best "GAN data only" at every size (tied with one at 1 tree)
 and the best "training + GAN" at 15 and 20 trees (within 0.0009 of three
-elsewhere). Five GANs trained for 12,000 steps instead of 6,000
+elsewhere). Ten GANs (--ensemble-size 10) then gave
+  GAN data only     ten   0.9205 / 0.9262 / 0.9272 / 0.9275 / 0.9276
+  training + GAN    ten   0.9155 / 0.9281 / 0.9307 / 0.9314 / 0.9316
+ahead of five in 8 of 10 cells by at most 0.0021, but on the test split no
+better than five (README); the gap is inside the run-to-run spread, and five
+train in half the time. Five GANs trained for 12,000 steps instead of 6,000
 (--gan-steps 12000) gave 0.9197 / 0.9257 / 0.9271 / 0.9267 / 0.9269 and
 0.9154 / 0.9280 / 0.9298 / 0.9304 / 0.9309: "GAN data only" within 0.0013
 of 6,000 steps, "training + GAN" lower at every size, at twice the time.

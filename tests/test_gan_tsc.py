@@ -262,14 +262,16 @@ def test_gan_phase_resumes_exactly(launcher, tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),
                     reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")
-@pytest.mark.parametrize("variant", ["smoke", "smoke,small_data,baselines"])
+@pytest.mark.parametrize("variant", ["smoke,mlp_student", "smoke,small_data,baselines"])
 def test_fashion_mnist_smoke(launcher, tmp_path, variant):
   launcher([f"--config={ROOT}/configs/gan_tsc_fashion_mnist.py:{variant}", f"--workdir={tmp_path}"])
   students = ("student", "student_real_only", "student_gan_only") if "baselines" in variant else (
       "student",)
   check_table(tmp_path, ("teacher", "gan") + students)
+  config = json.load(open(tmp_path / "config.json"))
+  expected_student = "mlp" if "mlp_student" in variant else "lenet5_half"
+  assert {config[s]["student"]["name"] for s in students} == {expected_student}
   if "small_data" in variant:
-    config = json.load(open(tmp_path / "config.json"))
     assert {config[s]["loss"] for s in students} == {"kl"}
     assert [config[s]["p_fake"] for s in students] == [0.8, 0.0, 1.0]
 

@@ -46,6 +46,10 @@ def test_mlp():
   variables = models.init_variables(model, jax.random.PRNGKey(0), (5,))
   assert model.apply(variables, jnp.ones((4, 5))).shape == (4, 3)
   assert models.count_params(variables["params"]) == 5 * 8 + 8 + 8 * 3 + 3
+  # Images are flattened to rows: one weight per pixel, not per channel.
+  variables = models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 1))
+  assert model.apply(variables, jnp.ones((4, 32, 32, 1))).shape == (4, 3)
+  assert models.count_params(variables["params"]) == 1024 * 8 + 8 + 8 * 3 + 3
 
 
 def test_unknown_model_name_is_a_clear_error():

@@ -76,13 +76,14 @@ class CifarResNet(nn.Module):
 
 
 class MLP(nn.Module):
-  """A ReLU MLP for tabular rows."""
+  """A ReLU MLP for tabular rows, or images flattened to rows."""
   num_classes: int
   hidden: Sequence[int] = (256, 256)
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
     del train
+    x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
       x = nn.relu(nn.Dense(width)(x))
     logits = nn.Dense(self.num_classes)(x)
