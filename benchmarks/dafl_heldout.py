@@ -49,10 +49,8 @@ def main():
                                    train_labels=dataset.train_labels[-args.holdout:])
     student = models.build_classifier(config[args.phase].student)
     directory = checkpoints.find_checkpoint_dir(os.path.join(workdir, args.phase))
-    manager = checkpoints.read_only_manager(directory)
-    step = manager.latest_step()
-    manager.close()
     raw = checkpoints.read_latest(directory)["student"]
+    step = int(raw["step"])
     variables = {"params": raw["params"], "batch_stats": raw.get("batch_stats") or {}}
     batch = config[args.phase].get("eval_batch_size", 500)
     line = (f"{workdir} step {step}: held-out accuracy "
