@@ -22,6 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_tsc.data import images as image_data
+
 __all__ = [
     "DAFLGenerator",
     "DCGANGenerator",
@@ -113,9 +115,8 @@ class DAFLGenerator(nn.Module):
     x = conv3x3(self.width // 2, "conv2")(x)
     x = nn.leaky_relu(batch_norm("bn2", 0.8)(x), 0.2)
     x = jnp.tanh(conv3x3(self.channels, "conv3")(x))
-    if self.output == "pixels":
-      unit = (x + 1.0) / 2.0
-      return (unit - jnp.asarray(self.pixel_mean)) / jnp.asarray(self.pixel_std)
+    if self.output == "pixels":  # [-1, 1] -> 0..255 -> the classifiers' normalisation
+      return image_data.normalize((x + 1.0) * 127.5, self.pixel_mean, self.pixel_std)
     if self.output != "batch_norm":
       raise ValueError(f"DAFLGenerator output must be 'batch_norm' or 'pixels', got {self.output!r}.")
     return batch_norm("bn_out", 1e-5, affine=False)(x)

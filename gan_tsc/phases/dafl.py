@@ -42,10 +42,11 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   weights = config_phase.loss_weights
   batch_size, latent_dim = config_phase.batch_size, config_phase.generator.latent_dim
   temperature = config_phase.get("temperature", 1.0)
-  if weights.get("adversarial", 0.0) < 0:
+  adversarial_weight = weights.get("adversarial", 0.0)
+  if adversarial_weight < 0:
     raise DaflError(f"loss_weights.adversarial must be >= 0 (0 = the paper), got "
-                    f"{weights.adversarial}.")
-  adversarial = weights.get("adversarial", 0.0) > 0
+                    f"{adversarial_weight}.")
+  adversarial = adversarial_weight > 0
 
   def step(state: DaflState, batch, key, teacher_variables):
     del batch  # data-free
