@@ -12,10 +12,11 @@ FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .   # the package itself: no sys.path edits anywhere
 	@$(MAKE) --no-print-directory system-data
 	touch $(STAMP)
 

@@ -1,13 +1,12 @@
 """Shared by the benchmark scripts: run a pipeline and time each phase."""
 
 import os
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The repository root, where benchmark runs go by default (runs/, ignored by git).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed_pipeline_run(config, workdir: str):

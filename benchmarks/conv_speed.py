@@ -1,4 +1,4 @@
-"""Speed of nn.Conv ('xla') vs FastConv ('im2col') on the CPU, for DAFL.
+"""Speed of nn.Conv ('xla') vs the matrix-product convolutions ('matmul') on the CPU, for DAFL.
 
   python benchmarks/conv_speed.py --batch 256 --steps 20
 
@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from typing import Any, Callable, Dict, List
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)
 
 import flax.linen as nn  # pylint: disable=g-import-not-at-top
 import jax
@@ -31,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_tsc.ops.conv import conv_module
+from gan_tsc.ops.layers import conv_layer
 
-IMPLS = ('xla', 'im2col')
+IMPLS = ('xla', 'matmul')
 
 # name: (H, W, C_in, C_out, kernel, padding) -- DAFL MNIST networks, 32x32x1 images.
 CONV_SHAPES = {
@@ -84,7 +80,7 @@ class DAFLGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z):
-    conv = conv_module(self.conv)
+    conv = conv_layer(self.conv)
     s = self.img_size // 4
     x = nn.Dense(128 * s * s)(z).reshape(z.shape[0], s, s, 128)
     x = BatchStatsNorm()(x)
@@ -110,7 +106,7 @@ class LeNet5(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    conv = conv_module(self.conv)
+    conv = conv_layer(self.conv)
     d = self.width_div
     x = max_pool2(nn.relu(conv(6 // d, (5, 5), padding='VALID')(x)))
     x = max_pool2(nn.relu(conv(16 // d, (5, 5), padding='VALID')(x)))
@@ -160,7 +156,7 @@ def bench_conv_shapes(batch: int, steps: int, impls) -> None:
         'bias': jnp.zeros((o,), jnp.float32)}}
     fns = {}
     for impl in impls:
-      module = conv_module(impl)(o, (k, k), padding=pad)
+      module = conv_layer(impl)(o, (k, k), padding=pad)
 
       def loss(p, x, module=module):
         y = module.apply(p, x)
@@ -265,7 +261,7 @@ def main(argv=None):
   parser.add_argument('--steps', type=int, default=20,
                       help='timed calls per implementation (after 3 warm-up calls)')
   parser.add_argument('--impls', default=','.join(IMPLS),
-                      help='comma-separated conv implementations (xla, im2col)')
+                      help='comma-separated conv implementations (xla, matmul)')
   parser.add_argument('--skip-convs', action='store_true', help='skip table (a)')
   parser.add_argument('--skip-step', action='store_true', help='skip table (b)')
   args = parser.parse_args(argv)

@@ -25,8 +25,8 @@ def main():
   parser.add_argument("--data", choices=("fashion_mnist", "digits"), default="fashion_mnist")
   parser.add_argument("--workdir", default=None)
   args = parser.parse_args()
-  from gan_tsc import config_lib
-  config = config_lib.load(f"dafl_{args.data}", "baselines")
+  from gan_tsc import configs
+  config = configs.load(f"dafl_{args.data}", "baselines")
   workdir = args.workdir or os.path.join(ROOT, "runs", f"bench_dafl_{args.data}")
   shutil.rmtree(workdir, ignore_errors=True)
   _, walls, total = timed_pipeline_run(config, workdir)

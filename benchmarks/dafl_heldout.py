@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 
-import bench_util  # noqa: F401  (puts the repository on sys.path)
 
 
 def main():

@@ -5,7 +5,7 @@ real jitted step of gan_tsc.phases.dafl (forward and backward of all three
 networks, both optimizer updates). Weights are random: speed does not depend
 on them.
 
-  .venv/bin/python benchmarks/dafl_speed.py --batch 256 --steps 20 --conv xla im2col
+  .venv/bin/python benchmarks/dafl_speed.py --batch 256 --steps 20 --conv xla matmul
 
 For comparison on the same 2-core CPU, the official PyTorch code's step at
 batch 256: 69 images/s stock, 131 images/s with glibc malloc told to keep its
@@ -14,30 +14,31 @@ buffers (see ../shared/DESIGN.md).
 
 import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_tsc import config_lib as cl  # noqa: E402
+from gan_tsc import configs  # noqa: E402
 from gan_tsc import models, parallel  # noqa: E402
-from gan_tsc.phases import dafl  # noqa: E402
+from gan_tsc.phases import dafl, shared  # noqa: E402
 
 
 def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float]:
-  c = cl.dafl_phase(
-      cl.model("lenet5_half", 10), cl.dafl_generator(100, 32, 1, conv=conv, width=width),
-      generator_optimizer=cl.optimizer("adam", 0.2), student_optimizer=cl.optimizer("adam", 2e-3),
+  c = configs.dafl.dafl_phase(
+      configs.common.model("lenet5_half", 10),
+      configs.dafl.dafl_generator(100, 32, 1, conv=conv, width=width),
+      generator_optimizer=configs.common.optimizer("adam", 0.2),
+      student_optimizer=configs.common.optimizer("adam", 2e-3),
       batch_size=batch, num_steps=1000, one_hot=1.0, information_entropy=5.0, activation=0.1)
-  teacher_model = models.build_classifier(cl.model("lenet5", 10))
+  teacher_model = models.build_classifier(configs.common.model("lenet5", 10))
   teacher_vars = parallel.replicate(models.init_variables(teacher_model, jax.random.PRNGKey(1), (32, 32, 1)))
   generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
   key = jax.random.PRNGKey(0)
   state, gs, ss = dafl.create_state(generator, student, key, c, (32, 32, 1), c.num_steps)
-  step = dafl.jit_step(dafl.make_step(generator, teacher_model, student, c, gs, ss))
+  step = shared.jit_step(dafl.make_step(generator, teacher_model, student, c, gs, ss),
+                         batch=None, frozen=1)
   for _ in range(3):  # compile and warm up
     state, metrics = step(state, None, key, teacher_vars)
   jax.block_until_ready(state)
@@ -55,7 +56,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--steps", type=int, default=20)
-  parser.add_argument("--conv", nargs="+", default=["xla", "im2col"])
+  parser.add_argument("--conv", nargs="+", default=["xla", "matmul"])
   parser.add_argument("--width", type=int, default=128, help="generator width (paper: 128)")
   args = parser.parse_args()
   print(f"devices: {jax.devices()}  MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}")

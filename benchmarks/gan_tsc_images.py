@@ -34,7 +34,8 @@ from bench_util import ROOT, timed_pipeline_run
 def candidate_sets(dataset, outputs, key_seed: int):
   """name -> uint8 images, each as many as the real training set."""
   import jax
-  from gan_tsc.metrics import tsc_score
+  from gan_tsc.ops import pixels
+  from gan_tsc.phases.tsc_score import generated_images
   n = len(dataset.train_images)
   rng = np.random.default_rng(key_seed)
   key = jax.random.PRNGKey(key_seed)
@@ -43,13 +44,13 @@ def candidate_sets(dataset, outputs, key_seed: int):
   noise = rng.normal(0.0, 0.5, (n,) + dataset.image_shape)
   return {
       "real training set": dataset.train_images,
-      "AC-GAN samples": tsc_score.generate(outputs["gan"], jax.random.fold_in(key, 1), n),
-      "unconditional GAN samples": tsc_score.generate(outputs["gan_unconditional"],
-                                                      jax.random.fold_in(key, 2), n),
-      "AC-GAN samples, one class (0)": tsc_score.generate(
+      "AC-GAN samples": generated_images(outputs["gan"], jax.random.fold_in(key, 1), n),
+      "unconditional GAN samples": generated_images(outputs["gan_unconditional"],
+                                                    jax.random.fold_in(key, 2), n),
+      "AC-GAN samples, one class (0)": generated_images(
           outputs["gan"], jax.random.fold_in(key, 3), n, labels=np.zeros(n, np.int32)),
       "10 real images per class, repeated": dataset.train_images[np.resize(per_class, n)],
-      "Gaussian noise": tsc_score.pixels_from_tanh(np.clip(noise, -1, 1)),
+      "Gaussian noise": pixels.tanh_to_uint8(np.clip(noise, -1, 1)),
   }
 
 
@@ -69,23 +70,24 @@ def main():
   parser.add_argument("--no-tsc", action="store_true",
                       help="students only: no unconditional GAN, no TSC Score table")
   args = parser.parse_args()
-  from gan_tsc import config_lib as cl
+  from gan_tsc import configs
   from gan_tsc.data import images as image_data
   from gan_tsc.metrics import tsc_score
+  from gan_tsc.phases.tsc_score import TscScorer
 
   variant = ",".join(v for v in (args.variant, "smoke" if args.smoke else "") if v)
-  config = cl.load("gan_tsc_fashion_mnist", variant, lock=False)
+  config = configs.load("gan_tsc_fashion_mnist", variant, lock=False)
   if args.train_examples:
     config.data.max_train_examples = args.train_examples
   if args.student_steps:
     config.student.num_steps = args.student_steps
   phases = ["teacher", "gan"]
   if not args.no_tsc:
-    config.gan_unconditional = cl.acgan_phase(batch_size=config.gan.batch_size,
-                                              num_steps=config.gan.num_steps,
-                                              width=config.gan.generator.width, conditional=False)
+    config.gan_unconditional = configs.gan_tsc.acgan_phase(
+        batch_size=config.gan.batch_size, num_steps=config.gan.num_steps,
+        width=config.gan.generator.width, conditional=False)
     if args.smoke:
-      cl.smoke(config.gan_unconditional)
+      configs.common.smoke(config.gan_unconditional)
     phases.append("gan_unconditional")
   for seed in range(args.seeds):
     for name, p_fake in (("mix", 0.8), ("real", 0.0)):
@@ -126,7 +128,7 @@ def main():
     return
 
   dataset = image_data.load(config.data)
-  scorer = tsc_score.TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
+  scorer = TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
                                batch_size=128 if not args.smoke else 64, num_seeds=args.seeds,
                                loss=c.loss)
   scores = []

@@ -55,9 +55,9 @@ def main():
   parser.add_argument("--gan-steps", type=int, default=None,
                       help="the GAN's training steps (default: the config's)")
   args = parser.parse_args()
-  from gan_tsc import config_lib, forests
+  from gan_tsc import configs, forests
 
-  config = config_lib.load(args.config)
+  config = configs.load(args.config)
   config.data.path = args.data
   config.data.source = "csv" if args.data.lower().endswith(".csv") else "npz"
   config.forest.num_seeds = args.seeds

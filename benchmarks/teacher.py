@@ -11,11 +11,9 @@ evaluating included) and training images/s.
 import argparse
 import os
 import shutil
-import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RUNS = {
@@ -31,10 +29,10 @@ def main():
   parser.add_argument("--only", choices=sorted(RUNS), action="append")
   parser.add_argument("--workdir", default=os.path.join(ROOT, "runs", "bench_teacher"))
   args = parser.parse_args()
-  from gan_tsc import config_lib, pipeline
+  from gan_tsc import configs, pipeline
   rows = []
   for data_name in args.only or RUNS:
-    config = config_lib.load(RUNS[data_name])
+    config = configs.load(RUNS[data_name])
     workdir = os.path.join(args.workdir, data_name)
     shutil.rmtree(workdir, ignore_errors=True)
     start = time.perf_counter()

@@ -1,50 +1,9 @@
-r"""DAFL on CIFAR-10: ResNet-34 teacher -> ResNet-18 student, data-free. Paper settings.
-
-Teacher: SGD 0.1, momentum 0.9, wd 5e-4, batch 128, x0.1 at epochs 80/120 of
-200, crop+flip. DAFL: batch 1024, latent 1000, Adam lr_G 0.02, SGD lr_S 0.1
-momentum 0.9 wd 5e-4 x0.1 at 40% and 80%, one-hot/entropy/activation =
-0.05/5.0/0.01, 2000 epochs x 120 iterations. Paper: teacher 95.58% -> DAFL 92.22% (KD with data 94.34%).
-The reported accuracy is the final step's (the official script reports the
-best over epochs, chosen on the test set).
-
-  python launch/main.py --config=configs/dafl_cifar10.py --workdir=runs/dafl_cifar10 \
-      --config.data.download=True
-  python launch/main.py --config=configs/dafl_cifar10.py:baselines ...   # + scratch and KD rows
-  python launch/main.py --config=configs/dafl_cifar10.py \
-      --config.teacher.checkpoint=OTHER_WORKDIR/teacher ...            # reuse a teacher
-
-Expected: for accelerators: teacher ~2-3 h and DAFL ~1-2 days on one GPU.
-`:smoke` runs every phase for 4 steps.
+r"""DAFL on CIFAR-10: configs/dafl_cifar.py with data=cifar10 (settings and variants
+there: `:baselines` adds the scratch and KD students, `:smoke` runs every phase for 4 steps).
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant)
-  config = cl.base(pipeline=("teacher", "dafl"))
-  config.data = cl.data("tfds", "cifar10", image_size=32, augment="crop_flip")
-  sgd = lambda decay_at: cl.optimizer("sgd", 0.1, momentum=0.9, weight_decay=5e-4,
-                                      schedule="step", decay_at=decay_at, decay_factor=0.1)
-  config.teacher = cl.supervised_phase(
-      cl.model("resnet34", 10), sgd((80 / 200, 120 / 200)), batch_size=128, num_epochs=200,
-      eval_every_steps=3910, checkpoint_every_steps=3910)
-  config.dafl = cl.dafl_phase(
-      cl.model("resnet18", 10), cl.dafl_generator(1000, 32, 3),
-      generator_optimizer=cl.optimizer("adam", 0.02), student_optimizer=sgd((0.4, 0.8)),
-      batch_size=1024, num_steps=2000 * 120, one_hot=0.05, information_entropy=5.0,
-      activation=0.01, eval_every_steps=6000, checkpoint_every_steps=6000)
-  if "baselines" in variants:
-    config.pipeline = ("teacher", "dafl", "student_scratch", "student_kd")
-    config.student_scratch = cl.supervised_phase(
-        cl.model("resnet18", 10), sgd((80 / 200, 120 / 200)), batch_size=128, num_epochs=200,
-        checkpoint_every_steps=3910)
-    config.student_kd = cl.distill_phase(
-        cl.model("resnet18", 10), sgd((80 / 200, 120 / 200)), teacher="teacher",
-        batch_size=128, num_epochs=200, checkpoint_every_steps=3910)
-  if "smoke" in variants:
-    for phase in config.pipeline:
-      cl.smoke(config[phase], batch_size=8)
-      config[phase].eval_batch_size = 16
-    config.dafl.generator.latent_dim = 16
-  return config
+  return common.alias(__file__, "dafl_cifar", variant, data="cifar10")

@@ -12,28 +12,13 @@ Expected: ~1 hour on one GPU; many hours on a CPU (see dafl_fashion_mnist.py).
 `:smoke` runs every phase for 4 steps.
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, dafl
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant)
-  config = cl.base(pipeline=("teacher", "dafl"))
-  config.data = cl.data("tfds", "mnist", image_size=32)
-  config.teacher = cl.supervised_phase(
-      cl.model("lenet5", 10), cl.optimizer("adam", 1e-3), batch_size=256, num_epochs=10,
-      eval_every_steps=1000)
-  config.dafl = cl.dafl_phase(
-      cl.model("lenet5_half", 10), cl.dafl_generator(100, 32, 1),
-      generator_optimizer=cl.optimizer("adam", 0.2), student_optimizer=cl.optimizer("adam", 2e-3),
-      batch_size=512, num_steps=200 * 120, one_hot=1.0, information_entropy=5.0, activation=0.1)
-  if "baselines" in variants:
-    config.pipeline = ("teacher", "dafl", "student_scratch", "student_kd")
-    config.student_scratch = cl.supervised_phase(
-        cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3), batch_size=256, num_epochs=10)
-    config.student_kd = cl.distill_phase(
-        cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3), teacher="teacher",
-        batch_size=256, num_epochs=10)
-  if "smoke" in variants:
-    for phase in config.pipeline:
-      cl.smoke(config[phase])
-  return config
+  words, _ = common.parse_variant(variant)
+  return dafl.dafl_config("mnist", words, dafl.dafl_phase(
+      common.model("lenet5_half", 10), dafl.dafl_generator(100, 32, 1),
+      generator_optimizer=common.optimizer("adam", 0.2),
+      student_optimizer=common.optimizer("adam", 2e-3), batch_size=512, num_steps=200 * 120,
+      one_hot=1.0, information_entropy=5.0, activation=0.1, checkpoint_every_steps=1200))

@@ -14,31 +14,21 @@ without them), or extractor=none for sharpness only:
       --config.data.download=True \
       --config.generator_metrics.inception_graph=/path/to/classify_image_graph_def.pb
 
-Expected (estimate, not measured here): several hours on one recent GPU for
-the teacher, about an hour per student width. `:smoke` runs the teacher and the d=2 MSE
-student for 4 steps with tiny widths, sharpness only.
+Expected (estimate, not measured here): several hours on one recent GPU for the
+teacher, about an hour per student width. `:smoke` runs the teacher and the d=2
+MSE student (the smallest width's) for 4 steps with tiny widths, sharpness only.
+`:widths=3` or `:widths=2+4` replaces the student widths (2, 4, 8, 16, 32); phase
+names, folders and the table follow (student_d3_mse, ...).
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, gan_kd
 
 TEACHER_WIDTH = 128
-STUDENT_WIDTHS = (2, 4, 8, 16, 32)
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant, allowed=("smoke",))
-  config = cl.base(pipeline=())
-  config.data = cl.data("tfds", "celeb_a", image_size=64, center_crop=True)
-  generator = cl.dcgan_generator(TEACHER_WIDTH, image_size=64, channels=3)
-  students = cl.gan_kd_accelerator_phases(
-      config, generator, STUDENT_WIDTHS, teacher_critic_width=TEACHER_WIDTH, critic_width=64,
-      teacher_steps=100000, student_steps=50000, eval_every_steps=10000,
-      checkpoint_every_steps=5000)
-  config.pipeline = ("teacher",) + students
-  config.generator_metrics = cl.generator_metrics(extractor="inception",
-                                                  max_reference_images=10000)
-  if "smoke" in variants:
-    config.pipeline = ("teacher", "student_d2_mse")  # the 64 px paths; the rest as cifar10's
-    config.generator_metrics.extractor = "none"
-    cl.gan_kd_smoke(config)
-  return config
+  # No labels, so no judge: IS and FID through InceptionV3, FID against 10,000 test images.
+  return gan_kd.accelerator_config(
+      variant, common.data("tfds", "celeb_a", image_size=64, center_crop=True),
+      teacher_width=TEACHER_WIDTH, channels=3,
+      metrics=gan_kd.generator_metrics(extractor="inception", max_reference_images=10000))

@@ -15,38 +15,23 @@ trained on CIFAR-10 (its own scale); for published-comparable numbers:
 
 Expected (estimate, not measured here): a few hours on one recent GPU for the
 teacher (100k generator steps), about an hour per student width. `:smoke` runs the
-judge, the teacher and the d=2 students and scratch GAN for 4 steps with tiny
-widths, at 32x32 with a LeNet-5 judge.
+judge, the teacher and the d=2 students and scratch GAN (the smallest width's) for
+4 steps with a tiny teacher and critics, at 32x32 with a LeNet-5 judge.
+`:widths=3` or `:widths=2+4` replaces the student widths (2, 4, 8, 16, 32); phase
+names, folders and the table follow (student_d3_mse, ...).
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, gan_kd
 
 TEACHER_WIDTH = 64
-STUDENT_WIDTHS = (2, 4, 8, 16, 32)
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant, allowed=("smoke",))
-  config = cl.base(pipeline=())
-  config.data = cl.data("tfds", "cifar10", image_size=64)
-  config.judge = cl.supervised_phase(
-      cl.model("resnet18", 10), cl.optimizer("sgd", 0.1, weight_decay=5e-4, schedule="cosine"),
-      batch_size=128, num_epochs=30, log_every_steps=200)
-  generator = cl.dcgan_generator(TEACHER_WIDTH, image_size=64, channels=3)
-  students = cl.gan_kd_accelerator_phases(
-      config, generator, STUDENT_WIDTHS, teacher_critic_width=TEACHER_WIDTH,
-      critic_width=TEACHER_WIDTH, teacher_steps=100000, student_steps=50000, eval_every_steps=10000,
-      checkpoint_every_steps=5000)
-  config.pipeline = ("judge", "teacher") + students
-  config.generator_metrics = cl.generator_metrics(extractor="classifier", classifier="judge")
-  if "smoke" in variants:
-    # 32x32 and a LeNet-5 judge: the same code paths at a CPU test's cost.
-    config.data.image_size = 32
-    config.judge.model = cl.model("lenet5", 10)
-    for phase in students + ("teacher",):
-      block = config[phase].get("generator", None) or config[phase].student
-      block.image_size = 32
-    config.pipeline = ("judge", "teacher") + tuple(p for p in students if p.endswith("d2")
-                                                   or "_d2_" in p)
-    cl.gan_kd_smoke(config)
-  return config
+  return gan_kd.accelerator_config(
+      variant, common.data("tfds", "cifar10", image_size=64), teacher_width=TEACHER_WIDTH,
+      channels=3, judge=common.supervised_phase(
+          common.model("resnet18", 10),
+          common.optimizer("sgd", 0.1, weight_decay=5e-4, schedule="cosine"),
+          batch_size=128, num_epochs=30, log_every_steps=200),
+      # :smoke runs at 32x32 with a LeNet-5 judge: the same code paths at a CPU test's cost.
+      smoke_judge=common.model("lenet5", 10))

@@ -18,32 +18,22 @@ weights for the standard numbers:
 Expected (estimate, not measured here): a few hours on one recent GPU for the
 teacher, under an hour per student width; far too slow for a CPU (use
 gan_kd_fashion_mnist.py there). `:smoke` runs the teacher and the d=2 MSE student
-for 4 steps with tiny widths, sharpness only (the ResNet judge is CPU-heavy;
-gan_kd_cifar10.py:smoke runs every phase kind).
+(the smallest width's) for 4 steps with tiny widths, sharpness only (the ResNet
+judge is CPU-heavy; gan_kd_cifar10.py:smoke runs every phase kind). `:widths=3` or
+`:widths=2+4` replaces the student widths (2, 4, 8, 16, 32); phase names, folders
+and the table follow (student_d3_mse, ...).
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, gan_kd
 
 TEACHER_WIDTH = 256
-STUDENT_WIDTHS = (2, 4, 8, 16, 32)
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant, allowed=("smoke",))
-  config = cl.base(pipeline=())
-  config.data = cl.data("tfds", "mnist", image_size=64)
-  config.judge = cl.supervised_phase(
-      cl.model("resnet18", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
-      batch_size=256, num_epochs=3, log_every_steps=200)
-  generator = cl.dcgan_generator(TEACHER_WIDTH, image_size=64, channels=1)
-  students = cl.gan_kd_accelerator_phases(
-      config, generator, STUDENT_WIDTHS, teacher_critic_width=64, critic_width=64,
-      teacher_steps=20000, student_steps=10000, eval_every_steps=5000,
-      checkpoint_every_steps=2000)
-  config.pipeline = ("judge", "teacher") + students
-  config.generator_metrics = cl.generator_metrics(extractor="classifier", classifier="judge")
-  if "smoke" in variants:
-    config.pipeline = ("teacher", "student_d2_mse")  # the 64 px paths; the rest as cifar10's
-    config.generator_metrics.extractor = "none"
-    cl.gan_kd_smoke(config)
-  return config
+  return gan_kd.accelerator_config(
+      variant, common.data("tfds", "mnist", image_size=64), teacher_width=TEACHER_WIDTH,
+      channels=1, teacher_critic_width=64, teacher_steps=20000, student_steps=10000,
+      eval_every_steps=5000, checkpoint_every_steps=2000,
+      judge=common.supervised_phase(
+          common.model("resnet18", 10), common.optimizer("adam", 1e-3, schedule="cosine"),
+          batch_size=256, num_epochs=3, log_every_steps=200))

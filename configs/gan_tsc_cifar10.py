@@ -8,39 +8,22 @@ teacher's logits (L2), p_fake = 0.8.
   python launch/main.py --config=configs/gan_tsc_cifar10.py:baselines --workdir=...
 
 `:baselines` adds the student on training data only (p_fake 0) and on GAN
-data only (p_fake 1). Reuse a finished teacher with
---config.teacher.checkpoint=<workdir>/teacher/checkpoints.
+data only (p_fake 1). `:tsc` adds the TSC Score phase (`tsc_score`).
+Reuse a finished teacher with --config.teacher.checkpoint=<workdir>/teacher.
 
 Expected: for accelerators (the teacher alone takes hours on a GPU). `:smoke`
 runs every phase for 4 steps (a CPU test under mocked TFDS data).
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, gan_tsc
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant)
-  config = cl.base(pipeline=("teacher", "gan", "student"))
-  config.data = cl.data("tfds", "cifar10", image_size=32, augment="crop_flip")
-  config.teacher = cl.supervised_phase(
-      cl.model("resnet34", 10),
-      cl.optimizer("sgd", 0.1, momentum=0.9, weight_decay=5e-4, schedule="step",
-                   decay_at=(80 / 200, 120 / 200), decay_factor=0.1),
-      batch_size=128, num_epochs=200, eval_every_steps=3910, checkpoint_every_steps=3910)
-  config.gan = cl.acgan_phase(batch_size=100, num_epochs=100, width=64, teacher="teacher",
-                              eval_every_steps=5000, checkpoint_every_steps=5000)
-  student = lambda p_fake: cl.distill_phase(
-      cl.model("lenet5", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
-      teacher="teacher", generator="gan", p_fake=p_fake, loss="l2", batch_size=128,
-      num_epochs=200, eval_every_steps=3910, checkpoint_every_steps=3910)
-  config.student = student(0.8)
-  if "baselines" in variants:
-    config.pipeline = config.pipeline + ("student_real_only", "student_gan_only")
-    config.student_real_only = student(0.0)
-    config.student_gan_only = student(1.0)
-  if "smoke" in variants:
-    for phase in config.pipeline:
-      cl.smoke(config[phase], batch_size=8)
-      if "eval_batch_size" in config[phase]:
-        config[phase].eval_batch_size = 16
-  return config
+  words, _ = common.parse_variant(variant, words=("smoke", "baselines", "tsc"))
+  return gan_tsc.image_config(
+      "cifar10", words,
+      gan_tsc.acgan_phase(batch_size=100, num_epochs=100, width=64, teacher="teacher",
+                          eval_every_steps=5000, checkpoint_every_steps=5000),
+      common.model("lenet5", 10), common.optimizer("adam", 1e-3, schedule="cosine"),
+      loss="l2", batch_size=128, num_epochs=200, eval_every_steps=3910,
+      checkpoint_every_steps=3910)

@@ -7,33 +7,20 @@ The data ships with scikit-learn (1,437 training images, 8x8 upscaled to
   python launch/main.py --config=configs/gan_tsc_digits.py:baselines --workdir=...
 
 `:baselines` adds the student on training data only (p_fake 0) and on GAN
-data only (p_fake 1). `:smoke` runs every phase for 4 steps.
+data only (p_fake 1). `:tsc` adds the TSC Score phase (`tsc_score`). `:smoke`
+runs every phase for 4 steps.
 
 Expected: ~5 minutes on a 2-core CPU.
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common, gan_tsc
 
 
 def get_config(variant: str = ""):
-  variants = cl.parse_variant(variant)
-  config = cl.base(pipeline=("teacher", "gan", "student"))
-  config.data = cl.data("sklearn", "digits", image_size=32)
-  config.teacher = cl.supervised_phase(
-      cl.model("lenet5", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
-      batch_size=64, num_epochs=40, eval_every_steps=300)
-  config.gan = cl.acgan_phase(batch_size=64, num_steps=1500, width=32, teacher="teacher",
-                              conv="patch", eval_every_steps=500, checkpoint_every_steps=500)
-  student = lambda p_fake: cl.distill_phase(
-      cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3, schedule="cosine"),
-      teacher="teacher", generator="gan", p_fake=p_fake, loss="l2", batch_size=64,
-      num_steps=1000, eval_every_steps=500)
-  config.student = student(0.8)
-  if "baselines" in variants:
-    config.pipeline = config.pipeline + ("student_real_only", "student_gan_only")
-    config.student_real_only = student(0.0)
-    config.student_gan_only = student(1.0)
-  if "smoke" in variants:
-    for phase in config.pipeline:
-      cl.smoke(config[phase])
-  return config
+  words, _ = common.parse_variant(variant, words=("smoke", "baselines", "tsc"))
+  return gan_tsc.image_config(
+      "digits", words,
+      gan_tsc.acgan_phase(batch_size=64, num_steps=1500, width=32, teacher="teacher",
+                          conv="matmul", eval_every_steps=500, checkpoint_every_steps=500),
+      common.model("lenet5_half", 10), common.optimizer("adam", 1e-3, schedule="cosine"),
+      loss="l2", batch_size=64, num_steps=1000, eval_every_steps=500)

@@ -9,18 +9,8 @@ Expected: ~90-91% test accuracy in ~5 minutes on a 2-core CPU.
 `:smoke` runs 4 steps on the first 512 training images.
 """
 
-from gan_tsc import config_lib as cl
+from gan_tsc.configs import common
 
 
 def get_config(variant: str = ""):
-  config = cl.base(pipeline=("teacher",))
-  config.data = cl.data("idx", "fashion_mnist", image_size=32)
-  config.teacher = cl.supervised_phase(
-      cl.model("lenet5", 10), cl.optimizer("adam", 2e-3, schedule="cosine"),
-      batch_size=128, num_epochs=15, log_every_steps=200, eval_every_steps=2000)
-  if variant == "smoke":
-    cl.smoke(config.teacher)
-    config.data.max_train_examples = 512
-  elif variant:
-    raise ValueError(f"Unknown variant {variant!r}; use '' or 'smoke'.")
-  return config
+  return common.teacher_config("fashion_mnist", variant)

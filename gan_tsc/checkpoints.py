@@ -9,6 +9,7 @@ final step exists.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -133,21 +134,41 @@ def read_latest(directory: str) -> dict:
     manager.close()
 
 
-def restore_model_variables(path: str, expected_variables) -> dict:
-  """Reads {'params', 'batch_stats'} of the latest step under `path`, read-only.
+def check_finished(directory: str) -> int:
+  """The final step of the finished phase whose checkpoints are in `directory`.
 
-  The shapes are checked against `expected_variables` (an abstract or real
-  tree, e.g. from `jax.eval_shape` of the model's init).
+  A phase is finished when its latest checkpoint is the step its run
+  recorded as final in `results.json` (written after the final save). A run
+  that was stopped early is refused, with the step it reached.
   """
-  directory = find_checkpoint_dir(path)
-  raw = read_latest(directory)
-  stored = {"params": raw.get("params", {}), "batch_stats": raw.get("batch_stats") or {}}
-  check_same_shapes(expected_variables, stored, directory)
-  return jax.tree.map(np.asarray, _select(expected_variables, stored))
+  phase_dir = os.path.dirname(os.path.abspath(directory))
+  phase, workdir = os.path.basename(phase_dir), os.path.dirname(phase_dir)
+  manager = read_only_manager(directory)
+  try:
+    latest = manager.latest_step()
+  finally:
+    manager.close()
+  results_file = os.path.join(workdir, "results.json")
+  final = None
+  if os.path.exists(results_file):
+    with open(results_file) as f:
+      final = json.load(f).get(phase, {}).get("steps")
+  if final is not None and latest == final:
+    return latest
+  planned = None
+  config_file = os.path.join(phase_dir, "config.json")
+  if os.path.exists(config_file):
+    with open(config_file) as f:
+      planned = json.load(f).get("num_steps") or None
+  of = f" of {planned}" if planned else ""
+  raise CheckpointError(
+      f"The phase in {phase_dir} did not finish: its latest checkpoint is step {latest}{of}, "
+      f"and {results_file} records no final step {latest} for '{phase}'. Finish that run "
+      "(rerun its command with its --workdir) before restoring from it.")
 
 
-def _select(expected, stored):
+def select(expected, stored):
   """The leaves of `stored` at the paths of `expected` (extra leaves dropped)."""
   if isinstance(expected, dict):
-    return {k: _select(v, stored[k]) for k, v in expected.items()}
+    return {k: select(v, stored[k]) for k, v in expected.items()}
   return stored

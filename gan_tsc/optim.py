@@ -22,30 +22,30 @@ def build(optimizer_config, num_steps: int):
   c = optimizer_config
   schedule = _schedule(c, num_steps)
   if c.name == "sgd":
-    tx = optax.sgd(schedule, momentum=c.get("momentum", 0.0) or None,
-                   nesterov=c.get("nesterov", False))
+    tx = optax.sgd(schedule, momentum=c.momentum or None,
+                   nesterov=c.nesterov)
   elif c.name == "adam":
-    tx = optax.adam(schedule, b1=c.get("b1", 0.9), b2=c.get("b2", 0.999))
+    tx = optax.adam(schedule, b1=c.b1, b2=c.b2)
   elif c.name == "adamw":
-    return optax.adamw(schedule, b1=c.get("b1", 0.9), b2=c.get("b2", 0.999),
-                       weight_decay=c.get("weight_decay", 0.0)), schedule
+    return optax.adamw(schedule, b1=c.b1, b2=c.b2,
+                       weight_decay=c.weight_decay), schedule
   else:
     raise ValueError(f"Unknown optimizer {c.name!r}; choose one of {OPTIMIZERS} "
                      "(--config.<phase>.optimizer.name).")
-  if c.get("weight_decay", 0.0):
+  if c.weight_decay:
     tx = optax.chain(optax.add_decayed_weights(c.weight_decay), tx)
   return tx, schedule
 
 
 def _schedule(c, num_steps: int):
-  name = c.get("schedule", "constant")
+  name = c.schedule
   lr = c.learning_rate
-  warmup = int(c.get("warmup_fraction", 0.0) * num_steps)
+  warmup = int(c.warmup_fraction * num_steps)
   if name == "constant":
     main = optax.constant_schedule(lr)
   elif name == "step":
-    boundaries = {max(1, int(round(f * num_steps))) - warmup: c.get("decay_factor", 0.1)
-                  for f in c.get("decay_at", ())}
+    boundaries = {max(1, int(round(f * num_steps))) - warmup: c.decay_factor
+                  for f in c.decay_at}
     main = optax.piecewise_constant_schedule(lr, boundaries)
   elif name == "cosine":
     main = optax.cosine_decay_schedule(lr, max(1, num_steps - warmup))

@@ -24,17 +24,26 @@ PHASE_KINDS = {
     "supervised": "supervised",
     "dafl": "dafl",
     "distill": "distill",
-    "gan": "gan",  # GAN-TSC's class-conditional GAN (images: AC-GAN; tabular: WGAN-GP)
+    "gan": None,  # GAN-TSC's class-conditional GAN: see GAN_MODULES
     "forest": "forest",  # GAN-TSC's random-forest teacher and students
+    "tsc_score": "tsc_score",  # GAN-TSC's TSC Score of an earlier phase's generator
     "wgan_gp": "wgan_gp",  # GAN-KD's teacher generator, and its scratch baselines
     "compress": "compress_generator",  # GAN-KD's student generator
 }
+# The `gan` kind by the data block's kind: images get an AC-GAN, tabular rows a WGAN-GP.
+GAN_MODULES = {"image": "acgan", "tabular": "tabular_gan"}
 
 
-def phase_runner(kind: str):
+def phase_runner(kind: str, data_kind: str = "image"):
   if kind not in PHASE_KINDS:
     raise ValueError(f"Unknown phase kind {kind!r}; available: {sorted(PHASE_KINDS)}.")
-  return importlib.import_module(f"gan_tsc.phases.{PHASE_KINDS[kind]}").run
+  module = PHASE_KINDS[kind]
+  if module is None:
+    if data_kind not in GAN_MODULES:
+      raise ValueError(f"Unknown data kind {data_kind!r}; choose one of {tuple(GAN_MODULES)} "
+                       "(--config.data.kind).")
+    module = GAN_MODULES[data_kind]
+  return importlib.import_module(f"gan_tsc.phases.{module}").run
 
 
 def validate(config) -> None:
@@ -45,7 +54,7 @@ def validate(config) -> None:
     if phase not in config:
       raise ValueError(f"config.pipeline names {phase!r} but the config has no "
                        f"'{phase}' block.")
-    phase_runner(config[phase].get("kind", phase))
+    phase_runner(config[phase].kind, config.data.kind)
     p_fake = config[phase].get("p_fake", 0.0)
     if not 0.0 <= p_fake <= 1.0:
       raise ValueError(f"{phase}.p_fake={p_fake} is not a probability in [0, 1].")
@@ -64,12 +73,15 @@ def run(config, workdir: str) -> dict:
   reporting.write_file(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
   outputs = {}
   for phase in config.pipeline:
-    kind = config[phase].get("kind", phase)
+    kind = config[phase].kind
     logging.info("=== phase %s (%s) ===", phase, kind)
-    outputs[phase] = phase_runner(kind)(config, phase, workdir, outputs)
+    outputs[phase] = phase_runner(kind, config.data.kind)(config, phase, workdir, outputs)
   table = results_table(config, reporting.read_results(workdir))
   reporting.write_file(os.path.join(workdir, "results.md"), table)
-  print(table, flush=True)
+  writer = reporting.create_writer(workdir)
+  writer.write_texts(0, {"results/table": table})
+  writer.close()
+  reporting.say(table)
   return outputs
 
 
@@ -81,6 +93,6 @@ def results_table(config, results: dict) -> str:
     r, c = results.get(phase, {}), config[phase]
     model = c.get("model", None) or c.get("student", None) or c.get("generator", None)
     accuracy = f"{100 * r['test_accuracy']:.2f}%" if "test_accuracy" in r else "-"
-    lines.append(f"| {phase} | {c.get('kind', phase)} | {model.get('name', '-') if model else '-'} | "
+    lines.append(f"| {phase} | {c.kind} | {model.get('name', '-') if model else '-'} | "
                  f"{r.get('params', '-')} | {accuracy} | {r.get('steps', '-')} |")
   return "\n".join(lines) + "\n"

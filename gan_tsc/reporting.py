@@ -1,8 +1,19 @@
-"""What a run tells its user: TensorBoard, a progress line, results.json.
+"""What a run tells its user: the console, TensorBoard, results.json.
 
-Step metrics stay on the device until `log_every_steps`; then they are read
-in one transfer, averaged, checked for NaN/inf, written to TensorBoard and
-summarised in a progress line with the ETA.
+`say` is the one place that prints: library code logs through it (absl
+logging) and the console shows the same line. Step metrics stay on the
+device until `log_every_steps`; then they are read in one transfer,
+averaged, checked for NaN/inf, written to TensorBoard and summarised in a
+progress line with the ETA.
+
+TensorBoard tags are grouped by prefix, so each group is one section:
+  train/    the training step's losses and accuracies (interval means) and
+            learning rates (the value at the logged step, not a mean)
+  eval/     test metrics at `eval_every_steps` and at the end
+  generator/  sample grids beside real images, class shares of generated batches
+  speed/    steps and examples per second
+Each phase also writes its config block as text and its scalar settings as
+hparams; the pipeline writes the results table as text at the end.
 """
 
 from __future__ import annotations
@@ -22,9 +33,69 @@ class NonFiniteError(FloatingPointError):
   """A loss or metric became NaN or infinite."""
 
 
+def say(message: str) -> None:
+  """Logs `message` and shows it on the console: the one console reporter."""
+  logging.info(message)
+  if jax.process_index() == 0:
+    print(message, flush=True)
+
+
+def warn(message: str) -> None:
+  logging.warning(message)
+  if jax.process_index() == 0:
+    print("WARNING " + message, flush=True)
+
+
 def create_writer(logdir: str):
   return metric_writers.create_default_writer(
       logdir, just_logging=jax.process_index() > 0, asynchronous=False)
+
+
+def _flat_scalars(block, prefix: str = "") -> dict:
+  """A config block's numbers, strings and booleans as {'a.b': value}."""
+  out = {}
+  for key, value in block.items():
+    name = f"{prefix}{key}"
+    if hasattr(value, "items"):
+      out.update(_flat_scalars(value, name + "."))
+    elif isinstance(value, (bool, int, float, str)):
+      out[name] = value
+  return out
+
+
+def write_config(writer, phase_block, config) -> None:
+  """The phase's config as text and, with the run's seed and data, as hparams."""
+  text = phase_block.to_json_best_effort(indent=2)
+  writer.write_texts(0, {"config/block": "    " + text.replace("\n", "\n    ")})
+  hparams = {"seed": config.seed, **_flat_scalars(phase_block)}
+  if "data" in config:
+    hparams.update(_flat_scalars(config.data, "data."))
+  writer.write_hparams(hparams)
+  writer.flush()
+
+
+def scalar_tag(name: str) -> str:
+  """The TensorBoard group of a step metric (see the module docstring)."""
+  if "/" in name:
+    return name
+  if name in ("steps_per_sec", "examples_per_sec"):
+    return f"speed/{name}"
+  return f"train/{name}"
+
+
+def is_rate(name: str) -> bool:
+  """A learning rate: logged as its value at the step, never an interval mean."""
+  return name.startswith("lr_") or name == "learning_rate"
+
+
+def share_table(counts: np.ndarray, class_names=None) -> str:
+  """Markdown: each class's share of a count vector, largest first."""
+  total = max(int(counts.sum()), 1)
+  lines = ["| class | share |", "|---|---|"]
+  for index in np.argsort(counts)[::-1]:
+    name = class_names[index] if class_names is not None else str(index)
+    lines.append(f"| {name} | {100 * counts[index] / total:.1f}% |")
+  return "\n".join(lines)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -66,7 +137,8 @@ class StepReporter:
     host = jax.device_get(self._pending)  # the one sync per interval
     self._pending = []
     counts = {k: np.sum([m[k] for m in host], axis=0) for k in host[0] if k.startswith("counts/")}
-    means = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k not in counts}
+    means = {k: float(host[-1][k]) if is_rate(k) else float(np.mean([m[k] for m in host]))
+             for k in host[0] if k not in counts}
     bad = [k for k, v in means.items() if not math.isfinite(v)]
     if bad:
       raise NonFiniteError(
@@ -82,10 +154,13 @@ class StepReporter:
       steps_per_sec = self._timed_steps / self._timed_seconds
       means["steps_per_sec"] = steps_per_sec
       means["examples_per_sec"] = steps_per_sec * self.batch_size
-    self.writer.write_scalars(step, means)
+    self.writer.write_scalars(step, {scalar_tag(k): v for k, v in means.items()})
     if counts:
+      names = {k: "generator/" + k[len("counts/"):] for k in counts}
       self.writer.write_histograms(step, {
-          k: np.repeat(np.arange(len(v)), v.astype(np.int64)) for k, v in counts.items()})
+          names[k]: np.repeat(np.arange(len(v)), v.astype(np.int64)) for k, v in counts.items()})
+      self.writer.write_texts(step, {names[k] + "_shares": share_table(v)
+                                     for k, v in counts.items()})
     self._log_line(step, means)
     self._last_time, self._last_step = now, step
     return {**means, **counts}
@@ -97,14 +172,45 @@ class StepReporter:
     if "steps_per_sec" in means:
       remaining = (self.num_steps - step) / means["steps_per_sec"]
       line += (f" | {means['examples_per_sec']:.0f} ex/s | ETA {_fmt_duration(remaining)}")
-    logging.info(line)
-    print(line, flush=True)
+    say(line)
 
   @property
   def examples_per_sec(self) -> float:
     if not self._timed_steps:
       return float("nan")
     return self._timed_steps * self.batch_size / self._timed_seconds
+
+
+# ----------------------------------------------------------------------------
+# Image summaries: every grid in TensorBoard is drawn by `image_grid` from
+# pixels in [0, 1] (gan_tsc.ops.pixels converts each range there), so real
+# and generated images, and the grids of different phases, share one scale.
+
+
+def image_grid(unit_images, columns: int = 8) -> np.ndarray:
+  """(N, H, W, C) in [0, 1] -> one (1, rows*H, columns*W, C) summary image."""
+  images = np.clip(np.asarray(unit_images, np.float32), 0.0, 1.0)
+  n, h, w, c = images.shape
+  rows = -(-n // columns)
+  grid = np.ones((rows * h, columns * w, c), np.float32)
+  for i, image in enumerate(images):
+    r, col = divmod(i, columns)
+    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+  return grid[None]
+
+
+def write_real_grid(writer, images_uint8: np.ndarray, tag: str = "generator/real",
+                    count: int = 64) -> None:
+  """A grid of real images at step 0, to compare generated grids with (same scale)."""
+  writer.write_images(0, {tag: image_grid(np.asarray(images_uint8[:count]) / 255.0)})
+
+
+def side_by_side(*grids: np.ndarray, gap: int = 4) -> np.ndarray:
+  """(1, H, W, C) grids joined left to right with a white gap, as one summary image."""
+  h, c = grids[0].shape[1], grids[0].shape[-1]
+  spacer = np.ones((1, h, gap, c), np.float32)
+  parts = [part for grid in grids for part in (grid, spacer)][:-1]
+  return np.concatenate(parts, axis=2)
 
 
 # ----------------------------------------------------------------------------

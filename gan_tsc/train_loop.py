@@ -33,9 +33,9 @@ class LoopSettings:
     return cls(
         phase=phase, phase_dir=os.path.join(workdir, phase), num_steps=num_steps,
         batch_size=phase_config.batch_size,
-        log_every_steps=phase_config.get("log_every_steps", 100),
-        eval_every_steps=phase_config.get("eval_every_steps", 0),
-        checkpoint_every_steps=phase_config.get("checkpoint_every_steps", 0))
+        log_every_steps=phase_config.log_every_steps,
+        eval_every_steps=phase_config.eval_every_steps,
+        checkpoint_every_steps=phase_config.checkpoint_every_steps)
 
 
 @dataclasses.dataclass
@@ -73,9 +73,9 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
     if evaluate and settings.eval_every_steps and done % settings.eval_every_steps == 0 \
         and done != settings.num_steps:
       evaluated = evaluate(state, done)
-      writer.write_scalars(done, evaluated)
-      print(f"[{settings.phase}] step {done} eval: " +
-            " ".join(f"{k}={v:.4g}" for k, v in evaluated.items()), flush=True)
+      writer.write_scalars(done, {f"eval/{k}": v for k, v in evaluated.items()})
+      reporting.say(f"[{settings.phase}] step {done} eval: " +
+                    " ".join(f"{k}={v:.4g}" for k, v in evaluated.items()))
     if ckpts.should_save(done, settings.num_steps):
       reporter.flush(done)  # the NaN check guards what is saved
       ckpts.save(done, state)
@@ -86,9 +86,9 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
 
 def num_steps_of(phase_config, steps_per_epoch: int) -> int:
   """Duration in steps: `num_steps` if set, else `num_epochs` epochs."""
-  if phase_config.get("num_steps", 0):
+  if phase_config.num_steps:
     return int(phase_config.num_steps)
-  epochs = phase_config.get("num_epochs", 0)
+  epochs = phase_config.num_epochs
   if not epochs:
     raise ValueError("Set num_steps or num_epochs for the phase.")
   return max(1, int(round(epochs * steps_per_epoch)))

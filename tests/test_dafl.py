@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan_tsc import config_lib as cl
+from gan_tsc import configs
 from gan_tsc import losses, models, parallel
-from gan_tsc.phases import common, dafl
+from gan_tsc.phases import dafl, shared
+from gan_tsc.trained import TrainedClassifier
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,9 +72,10 @@ def test_logit_l2_by_hand():
 def phase_config(batch_size=16, generator_optimizer=None, **weights):
   w = dict(one_hot=1.0, information_entropy=5.0, activation=0.1)
   w.update(weights)
-  return cl.dafl_phase(
-      cl.model("lenet5_half", 10), cl.dafl_generator(8, 32, 1, width=16),
-      generator_optimizer=generator_optimizer or cl.optimizer("adam", 0.2), student_optimizer=cl.optimizer("adam", 2e-3),
+  return configs.dafl.dafl_phase(
+      configs.common.model("lenet5_half", 10), configs.dafl.dafl_generator(8, 32, 1, width=16),
+      generator_optimizer=generator_optimizer or configs.common.optimizer("adam", 0.2),
+      student_optimizer=configs.common.optimizer("adam", 2e-3),
       batch_size=batch_size, num_steps=10, **w)
 
 
@@ -85,14 +87,15 @@ def make_teacher(with_bn=True):
   variables = models.init_variables(model, jax.random.PRNGKey(1), (32, 32, 1))
   if with_bn:  # non-trivial running statistics, to see that they stay put
     variables["batch_stats"] = jax.tree.map(lambda x: x + 0.3, variables["batch_stats"])
-  return common.TrainedClassifier(model, parallel.replicate(variables), None, {})
+  return TrainedClassifier(model, parallel.replicate(variables), None, {})
 
 
 def setup(c, teacher, seed=0):
   generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
   key = jax.random.PRNGKey(seed)
   state, gs, ss = dafl.create_state(generator, student, key, c, (32, 32, 1), c.num_steps)
-  step = dafl.jit_step(dafl.make_step(generator, teacher.model, student, c, gs, ss))
+  step = shared.jit_step(dafl.make_step(generator, teacher.model, student, c, gs, ss),
+                         batch=None, frozen=1)
   return state, step, generator, student
 
 
@@ -200,11 +203,12 @@ def test_eight_devices_agree_with_one():
   for devices in (jax.devices()[:1], jax.devices()):
     with parallel.using_devices(devices):
       teacher = make_teacher()
-      teacher = common.TrainedClassifier(teacher.model, parallel.replicate(teacher_vars), None, {})
+      teacher = TrainedClassifier(teacher.model, parallel.replicate(teacher_vars), None, {})
       # The conv biases before BatchNorm have an exactly-zero true gradient;
       # Adam would turn its float noise into full-size steps. SGD compares
       # the sharded maths itself.
-      state, step, _, _ = setup(phase_config(generator_optimizer=cl.optimizer("sgd", 0.05)), teacher)
+      state, step, _, _ = setup(
+          phase_config(generator_optimizer=configs.common.optimizer("sgd", 0.05)), teacher)
       state, metrics = run_steps(state, step, teacher, 2)
       metrics.pop("counts/teacher_class")
       results.append(jax.device_get((state, metrics)))
@@ -225,7 +229,7 @@ class SoftmaxLeNet(models.classifiers.LeNet5):
 def test_softmax_teacher_is_refused():
   model = SoftmaxLeNet(10)
   variables = parallel.replicate(models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 1)))
-  teacher = common.TrainedClassifier(model, variables, None, {})
+  teacher = TrainedClassifier(model, variables, None, {})
   c = phase_config()
   state, _, generator, _ = setup(c, make_teacher(False))
   with pytest.raises(dafl.DaflError, match="probabilities"):

@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_tsc import config_lib
+from gan_tsc import configs
+from gan_tsc.data import batching
 from gan_tsc.data import images as image_data
+from gan_tsc.ops import pixels
 
 
 def write_idx(path, array, compress):
@@ -35,7 +37,8 @@ def idx_folder(tmp_path):
 
 def test_idx_files_are_read_exactly(idx_folder):
   folder, arrays = idx_folder
-  data = image_data.load(config_lib.data("idx", "fashion_mnist", image_size=28, data_dir=str(folder)))
+  data = image_data.load(
+      configs.common.data("idx", "fashion_mnist", image_size=28, data_dir=str(folder)))
   np.testing.assert_array_equal(data.train_images[..., 0], arrays["train-images-idx3-ubyte"])
   np.testing.assert_array_equal(data.test_labels, arrays["t10k-labels-idx1-ubyte"])
   assert data.num_classes == 10 and data.train_images.dtype == np.uint8
@@ -43,12 +46,13 @@ def test_idx_files_are_read_exactly(idx_folder):
 
 def test_resize_to_32(idx_folder):
   folder, _ = idx_folder
-  data = image_data.load(config_lib.data("idx", "fashion_mnist", image_size=32, data_dir=str(folder)))
+  data = image_data.load(
+      configs.common.data("idx", "fashion_mnist", image_size=32, data_dir=str(folder)))
   assert data.train_images.shape == (20, 32, 32, 1) and data.test_images.shape == (10, 32, 32, 1)
 
 
 def test_digits_split_and_stats():
-  data = image_data.load(config_lib.data("sklearn", "digits"))
+  data = image_data.load(configs.common.data("sklearn", "digits"))
   assert len(data.train_images) + len(data.test_images) == 1797
   assert data.image_shape == (32, 32, 1) and data.num_classes == 10
   assert set(np.unique(data.test_labels)) == set(range(10))
@@ -58,8 +62,8 @@ def test_digits_split_and_stats():
 
 def test_batches_are_a_function_of_the_step():
   arrays = {"x": np.arange(50), "y": np.arange(50) * 2}
-  a = image_data.EpochBatcher(arrays, 8, seed=3)
-  b = image_data.EpochBatcher(arrays, 8, seed=3)
+  a = batching.EpochBatcher(arrays, 8, seed=3)
+  b = batching.EpochBatcher(arrays, 8, seed=3)
   assert a.steps_per_epoch == 6
   seen = [np.asarray(a.batch(s)["x"]) for s in range(6)]
   # One epoch: every batch distinct rows, remainder (2 rows) dropped.
@@ -68,7 +72,7 @@ def test_batches_are_a_function_of_the_step():
   for step in (13, 2, 7):
     np.testing.assert_array_equal(np.asarray(b.batch(step)["x"]), np.asarray(a.batch(step)["x"]))
   np.testing.assert_array_equal(np.asarray(a.batch(9)["y"]), 2 * np.asarray(a.batch(9)["x"]))
-  c = image_data.EpochBatcher(arrays, 8, seed=4)
+  c = batching.EpochBatcher(arrays, 8, seed=4)
   assert not np.array_equal(np.asarray(c.batch(0)["x"]), np.asarray(a.batch(0)["x"]))
 
 
@@ -76,7 +80,7 @@ def test_eval_batches_cover_every_example_once():
   images = np.arange(21)[:, None, None, None].astype(np.uint8)
   labels = np.arange(21, dtype=np.int32)
   covered = []
-  for batch in image_data.eval_batches(images, labels, 8):
+  for batch in batching.eval_batches({"image": images, "label": labels}, 8):
     assert batch["image"].shape[0] == 8
     mask = np.asarray(batch["mask"]).astype(bool)
     covered.extend(np.asarray(batch["label"])[mask])
@@ -97,11 +101,11 @@ def test_crop_flip_keeps_content_and_shape():
 
 def test_normalize():
   x = jnp.full((1, 2, 2, 1), 255, jnp.uint8)
-  np.testing.assert_allclose(image_data.normalize(x, (0.5,), (0.25,)), 2.0)
+  np.testing.assert_allclose(pixels.normalize(x, (0.5,), (0.25,)), 2.0)
 
 
 def test_unknown_names_are_clear():
   with pytest.raises(image_data.DataError, match="offers 'digits'"):
-    image_data.load(config_lib.data("sklearn", "iris"))
+    image_data.load(configs.common.data("sklearn", "iris"))
   with pytest.raises(image_data.DataError, match="Unknown augment"):
-    image_data.load(config_lib.data("sklearn", "digits", augment="mixup"))
+    image_data.load(configs.common.data("sklearn", "digits", augment="mixup"))

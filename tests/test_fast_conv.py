@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from gan_tsc.ops import conv as conv_lib
-from gan_tsc.ops.conv import FastConv, conv2d, conv_module
+from gan_tsc.ops import patch_conv
+from gan_tsc.ops.conv import FastConv, conv2d
+from gan_tsc.ops.layers import conv_layer
 
 CASES = [
     # (batch, H, W, C, O, kernel, padding)
@@ -111,11 +113,14 @@ def test_frozen_kernel_grad_is_dead_code():
   assert 'while' in g.lower(x, k).compile().as_text()
 
 
-def test_conv_module_and_errors():
-  assert conv_module('xla') is nn.Conv
-  assert conv_module('im2col') is FastConv
-  with pytest.raises(ValueError, match='Unknown conv'):
-    conv_module('cudnn')
+def test_conv_vocabulary_and_errors():
+  assert conv_layer('xla') is nn.Conv and conv_layer('xla', transpose=True) is nn.ConvTranspose
+  matmul = conv_layer('matmul')
+  assert isinstance(matmul(4, (3, 3)), FastConv)  # 'SAME', stride 1: im2col backward
+  assert isinstance(matmul(4, (4, 4), (2, 2), padding=((1, 1), (1, 1))), patch_conv.Conv)
+  assert conv_layer('matmul', transpose=True) is patch_conv.ConvTranspose
+  with pytest.raises(ValueError, match="Unknown conv 'im2col'"):
+    conv_layer('im2col')
   x = jnp.zeros((1, 8, 8, 2))
   with pytest.raises(NotImplementedError):
     FastConv(4, (3, 3), strides=2).init(jax.random.PRNGKey(0), x)
@@ -135,7 +140,7 @@ def test_switching_implementation_keeps_param_tree():
 
     @nn.compact
     def __call__(self, x):
-      conv = conv_module(self.impl)
+      conv = conv_layer(self.impl)
       x = nn.relu(conv(4, (3, 3))(x))
       x = nn.Dense(3)(x)
       return conv(2, (5, 5), padding='VALID')(x)
@@ -143,7 +148,7 @@ def test_switching_implementation_keeps_param_tree():
   x = jnp.zeros((1, 8, 8, 1))
   key = jax.random.PRNGKey(5)
   p_xla, p_fast = jax.jit(lambda key: (Net('xla').init(key, x),
-                                      Net('im2col').init(key, x)))(key)
+                                      Net('matmul').init(key, x)))(key)
   assert set(p_xla['params']) == {'Conv_0', 'Conv_1', 'Dense_0'}
   assert jax.tree_util.tree_structure(p_xla) == jax.tree_util.tree_structure(p_fast)
   for a, b in zip(jax.tree_util.tree_leaves(p_xla), jax.tree_util.tree_leaves(p_fast)):

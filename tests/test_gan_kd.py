@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan_tsc import checkpoints, config_lib as cl, losses, models, parallel
-from gan_tsc.data import images as image_data
+from gan_tsc import checkpoints, configs, losses, models, parallel
 from gan_tsc.metrics import feature_extractors as fx
 from gan_tsc.metrics import generator_quality as gq
 from gan_tsc.metrics import image_quality as iq
 from gan_tsc.models import classifiers, generators
-from gan_tsc.phases import common, compress_generator as cg, wgan_gp
+from gan_tsc.data import batching
+from gan_tsc.ops import pixels as pixel_ops
+from gan_tsc.phases import compress_generator as cg, shared, wgan_gp
+from gan_tsc.phases.shared import gan
+from gan_tsc.trained import TrainedGenerator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -36,11 +39,11 @@ def paper_count(d: int) -> int:
 # Parameter counts and compression ratios of the paper.
 
 
-@pytest.mark.parametrize("conv", ["xla", "patch"])
+@pytest.mark.parametrize("conv", ["xla", "matmul"])
 def test_generator_counts_follow_the_papers_formula(conv):
   z = jnp.zeros((2, 100))
   for d in (2, 4, 64, 128, 256):
-    generator = models.build_generator(cl.dcgan_generator(d, image_size=64, conv=conv))
+    generator = models.build_generator(configs.gan_kd.dcgan_generator(d, image_size=64, conv=conv))
     assert _count(generator, z) == paper_count(d)
   assert (paper_count(2), paper_count(128)) == (28_351, 12_652_417)
 
@@ -68,12 +71,12 @@ def test_32px_variant_counts():
 def test_patch_dcgan_equals_flax_dcgan_with_penalty_gradients():
   z = np.random.RandomState(0).randn(4, 100).astype(np.float32)
   x = np.random.RandomState(1).uniform(-1, 1, (4, 32, 32, 1)).astype(np.float32)
-  pairs = {conv: (models.build_generator(cl.dcgan_generator(2, conv=conv)),
-                  wgan_gp.build_critic(cl.dcgan_critic(2, conv=conv), 32))
-           for conv in ("xla", "patch")}
+  pairs = {conv: (models.build_generator(configs.gan_kd.dcgan_generator(2, conv=conv)),
+                  models.build_adversary(configs.gan_kd.dcgan_critic(2, conv=conv), image_size=32))
+           for conv in ("xla", "matmul")}
   g_vars = jax.jit(pairs["xla"][0].init)(KEY, z)
   c_vars = jax.jit(pairs["xla"][1].init)(KEY, x)
-  assert (jax.tree.structure(jax.eval_shape(pairs["patch"][0].init, KEY, z))
+  assert (jax.tree.structure(jax.eval_shape(pairs["matmul"][0].init, KEY, z))
           == jax.tree.structure(g_vars))  # same parameter paths: same checkpoints
 
   @jax.jit
@@ -93,7 +96,7 @@ def test_patch_dcgan_equals_flax_dcgan_with_penalty_gradients():
     return out
 
   out = outputs(g_vars, c_vars)
-  for a, b in zip(jax.tree.leaves(out["xla"]), jax.tree.leaves(out["patch"])):
+  for a, b in zip(jax.tree.leaves(out["xla"]), jax.tree.leaves(out["matmul"])):
     np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5)
 
 
@@ -117,11 +120,11 @@ def test_patch_conv_transpose_equals_flax(strides, padding, size):
 def test_generated_pixels_reach_the_judge_as_its_training_inputs():
   pixels = np.random.RandomState(0).randint(0, 256, (5, 8, 8, 1)).astype(np.uint8)
   mean, std = (0.2860,), (0.3530,)
-  via_generator_range = fx.to_classifier_input(image_data.to_tanh_range(pixels), mean, std)
-  np.testing.assert_allclose(via_generator_range, image_data.normalize(pixels, mean, std),
+  via_generator_range = pixel_ops.from_tanh_range(pixel_ops.to_tanh_range(pixels), mean, std)
+  np.testing.assert_allclose(via_generator_range, pixel_ops.normalize(pixels, mean, std),
                              atol=1e-5)
   x = np.random.RandomState(1).uniform(-1, 1, (3, 4, 4, 1)).astype(np.float32)
-  np.testing.assert_allclose(fx.to_classifier_input(x, (0.5,), (0.5,)), x, atol=1e-6)
+  np.testing.assert_allclose(pixel_ops.from_tanh_range(x, (0.5,), (0.5,)), x, atol=1e-6)
 
 
 def _lenet():
@@ -137,7 +140,7 @@ def test_classifier_extractor_is_softmax_and_features_of_converted_images():
   images = np.random.RandomState(0).uniform(-1, 1, (70, 32, 32, 1)).astype(np.float32)
   probs, features = extractor(images)  # 70 = 2 full batches + a padded one
   logits, expected_features = model.apply(
-      variables, fx.to_classifier_input(images, mean, std), return_features=True)
+      variables, pixel_ops.from_tanh_range(images, mean, std), return_features=True)
   np.testing.assert_allclose(probs, jax.nn.softmax(logits), rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(features, expected_features, rtol=1e-4, atol=1e-5)
   assert probs.shape == (70, 10) and features.shape == (70, 120)
@@ -145,7 +148,7 @@ def test_classifier_extractor_is_softmax_and_features_of_converted_images():
 
 @pytest.mark.parametrize("path", ["", "/nonexistent/classify_image_graph_def.pb"])
 def test_missing_inception_weights_name_the_file(path):
-  config = cl.generator_metrics(extractor="inception", inception_graph=path)
+  config = configs.gan_kd.generator_metrics(extractor="inception", inception_graph=path)
   with pytest.raises(fx.ExtractorError, match="classify_image_graph_def.pb.*not found") as error:
     fx.build(config, {}, None)
   assert "--config.generator_metrics.inception_graph" in str(error.value)
@@ -153,7 +156,7 @@ def test_missing_inception_weights_name_the_file(path):
 
 def test_classifier_extractor_needs_an_earlier_classifier_phase():
   with pytest.raises(fx.ExtractorError, match="'judge' names no classifier phase"):
-    fx.build(cl.generator_metrics(), {}, None)
+    fx.build(configs.gan_kd.generator_metrics(), {}, None)
 
 
 def test_inception_extractor_reads_pool3_and_softmax_weights(tmp_path):
@@ -171,8 +174,8 @@ def test_inception_extractor_reads_pool3_and_softmax_weights(tmp_path):
                   name="softmax")
   path = tmp_path / fx.INCEPTION_GRAPH_NAME
   path.write_bytes(graph.as_graph_def().SerializeToString())
-  extractor = fx.build(cl.generator_metrics(extractor="inception", inception_graph=str(path),
-                                            inception_batch_size=3), {}, None)
+  extractor = fx.build(configs.gan_kd.generator_metrics(
+      extractor="inception", inception_graph=str(path), inception_batch_size=3), {}, None)
   images = np.random.RandomState(1).uniform(-1, 1, (5, 6, 6, 1)).astype(np.float32)
   probs, features = extractor(images)
   expected = np.repeat(((images + 1) * 127.5).mean(axis=(1, 2)), 3, axis=-1)  # gray -> RGB
@@ -186,9 +189,9 @@ def test_evaluator_rates_the_real_set_as_itself():
   real = np.random.RandomState(0).randint(0, 256, (256, 32, 32, 1)).astype(np.uint8)
   extractor = fx.ClassifierExtractor(model, variables, (0.5,), (0.25,), 64, "t")
   # A 'generator' whose variables are the real images in [-1, 1].
-  evaluator = gq.GeneratorEvaluator(lambda v, key, n: v, extractor, real, num_samples=256,
+  evaluator = gq.GeneratorEvaluator(lambda v, key, n: (v, None), extractor, real, num_samples=256,
                                     batch_size=256, key=jax.random.PRNGKey(0), is_splits=4)
-  symmetric = np.asarray(image_data.to_tanh_range(real))
+  symmetric = np.asarray(pixel_ops.to_tanh_range(real))
   metrics = evaluator(parallel.replicate(symmetric))
   probs, features = extractor(symmetric)
   assert metrics["fid"] < 1e-6 * np.trace(np.cov(features, rowvar=False))
@@ -198,10 +201,11 @@ def test_evaluator_rates_the_real_set_as_itself():
 
 
 def test_sweep_table_pairs_students_with_scratch_by_width():
-  config = cl.base(pipeline=())
-  generator = cl.dcgan_generator(48)
-  config.teacher = cl.wgan_gp_phase(generator, cl.dcgan_critic(8), batch_size=8, num_steps=1)
-  config.pipeline = ("teacher",) + cl.gan_kd_students(
+  config = configs.common.base(pipeline=())
+  generator = configs.gan_kd.dcgan_generator(48)
+  config.teacher = configs.gan_kd.wgan_gp_phase(generator, configs.gan_kd.dcgan_critic(8),
+                                                batch_size=8, num_steps=1)
+  config.pipeline = ("teacher",) + configs.gan_kd.gan_kd_students(
       config, (2, 8), teacher="teacher", generator=generator, critic_width=4, batch_size=8,
       num_steps=1, alpha=0.1)
   scores = lambda i: {"inception_score": 5.0 + i, "fid": 10.0 - i, "sharpness": 0.01 * i,
@@ -225,31 +229,33 @@ def test_sweep_table_pairs_students_with_scratch_by_width():
 
 def test_stacked_batches_depend_only_on_the_step_and_cover_each_epoch():
   images = np.arange(50, dtype=np.uint8).reshape(50, 1, 1, 1)
-  batcher = wgan_gp.StackedBatcher(images, batch_size=8, stacks=3, seed=1)
+  batcher = batching.EpochBatcher({"image": images}, batch_size=8, seed=1, stacks=3)
   epoch = np.concatenate([batcher.rows(s).ravel() for s in range(2)])  # 6 batches per epoch
   assert len(set(epoch.tolist())) == 48
-  fresh = wgan_gp.StackedBatcher(images, batch_size=8, stacks=3, seed=1)
+  fresh = batching.EpochBatcher({"image": images}, batch_size=8, seed=1, stacks=3)
   np.testing.assert_array_equal(fresh.rows(5), batcher.rows(5))
-  batch = batcher.batch(2)  # batches 6-8: the second epoch
+  batch = batcher.batch(2)["image"]  # batches 6-8: the second epoch
   assert batch.shape == (3, 8, 1, 1, 1)
   assert batch.sharding.spec == jax.sharding.PartitionSpec(None, parallel.DATA_AXIS)
 
 
 def wgan_config(n_critic=2, batch_size=16):
-  return cl.wgan_gp_phase(cl.dcgan_generator(2, conv="patch"), cl.dcgan_critic(2, conv="patch"),
-                          batch_size=batch_size, num_steps=10, n_critic=n_critic,
-                          learning_rate=1e-3)
+  return configs.gan_kd.wgan_gp_phase(
+      configs.gan_kd.dcgan_generator(2, conv="matmul"),
+      configs.gan_kd.dcgan_critic(2, conv="matmul"), batch_size=batch_size, num_steps=10,
+      n_critic=n_critic, learning_rate=1e-3)
 
 
 def test_critic_updates_lower_the_critic_loss_on_fixed_batches():
   c = wgan_config()
-  critic = wgan_gp.build_critic(c.critic, 32)
-  state = wgan_gp.create_critic_state(critic, KEY, (32, 32, 1), c.critic_optimizer, 10)
+  critic = models.build_adversary(c.critic, image_size=32)
+  state, _ = shared.create_classifier_state(critic, KEY, (32, 32, 1), c.critic_optimizer, 10)
   rng = np.random.RandomState(0)
   real = jnp.asarray(np.tanh(rng.randn(1, 16, 32, 32, 1) + 1.0), jnp.float32)
   fake = jnp.asarray(np.tanh(rng.randn(16, 32, 32, 1) - 1.0), jnp.float32)
-  run = jax.jit(lambda s: wgan_gp.critic_updates(critic, s, jnp.repeat(real, 5, 0),
-                                                 lambda k: fake, jax.random.PRNGKey(0), 10.0))
+  score = lambda params, x, _: critic.apply({"params": params}, x)
+  run = jax.jit(lambda s: gan.critic_updates(score, s, jnp.repeat(real, 5, 0), None,
+                                             lambda k, _: fake, jax.random.PRNGKey(0), 10.0))
   state, first = run(state)
   for _ in range(3):
     state, later = run(state)
@@ -258,23 +264,23 @@ def test_critic_updates_lower_the_critic_loss_on_fixed_batches():
 
 
 def make_wgan(c):
-  generator = wgan_gp.build_generator(c.generator)
-  critic = wgan_gp.build_critic(c.critic, 32)
+  generator, critic = gan.build_networks(c, c.generator, 32)
   state = wgan_gp.create_state(generator, critic, KEY, c, (32, 32, 1))
-  return state, wgan_gp.jit_step(wgan_gp.make_step(generator, critic, c))
+  return state, shared.jit_step(wgan_gp.make_step(generator, critic, c), batch="stacked")
 
 
 def test_wgan_step_on_eight_devices_equals_one_and_compiles_once():
   c = wgan_config()
   # Hidden biases before BatchNorm have an exactly-zero true gradient; Adam
   # would turn its float noise into full-size steps. SGD compares the maths.
-  c.generator_optimizer = cl.optimizer("sgd", 0.05)
+  c.generator_optimizer = configs.common.optimizer("sgd", 0.05)
   images = np.random.RandomState(0).randint(0, 256, (64, 32, 32, 1)).astype(np.uint8)
   results = []
   for devices in (jax.devices()[:1], jax.devices()):
     with parallel.using_devices(devices):
       state, step = make_wgan(c)
-      batcher = wgan_gp.StackedBatcher(images, c.batch_size, c.n_critic, seed=0)
+      batcher = batching.EpochBatcher({"image": images}, c.batch_size, seed=0,
+                                      stacks=c.n_critic)
       for i in range(3):
         state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(1))
       assert step._cache_size() == 1
@@ -295,21 +301,22 @@ def one_device():
 
 
 def make_teacher(width=4):
-  generator = models.build_generator(cl.dcgan_generator(width, conv="patch"))
+  generator = models.build_generator(configs.gan_kd.dcgan_generator(width, conv="matmul"))
   variables = jax.jit(generator.init)(KEY, jnp.zeros((2, 100)))
   # Running statistics far from a fresh batch's, so eval and train mode differ.
   variables["batch_stats"] = jax.tree.map(lambda v: v + 0.5, variables["batch_stats"])
   variables = parallel.replicate(variables)
-  return common.TrainedGenerator(generator, variables, cl.dcgan_generator(width, conv="patch"),
-                                 {"params": models.count_params(variables["params"])},
-                                 wgan_gp.sample_fn(generator))
+  return TrainedGenerator(generator, variables,
+                          configs.gan_kd.dcgan_generator(width, conv="matmul"),
+                          {"params": models.count_params(variables["params"])},
+                          gan.unconditional_sampler(generator))
 
 
 def compress_config(loss="mse", alpha=0.0, batch_size=16, latent_dim=100):
-  student = cl.dcgan_generator(2, conv="patch", latent_dim=latent_dim)
-  return cl.compress_phase(student, cl.dcgan_critic(2, conv="patch"), teacher="teacher",
-                           loss=loss, alpha=alpha, batch_size=batch_size, num_steps=40,
-                           learning_rate=3e-3, n_critic=2)
+  student = configs.gan_kd.dcgan_generator(2, conv="matmul", latent_dim=latent_dim)
+  return configs.gan_kd.compress_phase(
+      student, configs.gan_kd.dcgan_critic(2, conv="matmul"), teacher="teacher", loss=loss,
+      alpha=alpha, batch_size=batch_size, num_steps=40, learning_rate=3e-3, n_critic=2)
 
 
 class Compress:
@@ -317,11 +324,11 @@ class Compress:
 
   def __init__(self, c, teacher):
     self.c, self.teacher = c, teacher
-    self.student = wgan_gp.build_generator(c.student)
-    critic = wgan_gp.build_critic(c.critic, 32) if c.loss == "joint" else None
+    self.student, critic = gan.build_networks(c, c.student, 32)
+    critic = critic if c.loss == "joint" else None
     self._initial = jax.device_get(cg.create_state(self.student, critic, KEY, c, (32, 32, 1)))
-    self.step = cg.jit_step(cg.make_step(self.student, teacher.model, critic, c),
-                            c.loss == "joint")
+    self.step = shared.jit_step(cg.make_step(self.student, teacher.model, critic, c),
+                                batch="stacked" if c.loss == "joint" else None, frozen=1)
 
   def state(self):
     return parallel.replicate(self._initial)  # a fresh copy: the step donates its input
@@ -368,7 +375,7 @@ def test_compress_lowers_the_mse_to_a_frozen_eval_mode_teacher(mse, teacher):
 
 def test_joint_loss_weights_adversarial_and_mse_by_alpha(mse, teacher):
   images = np.random.RandomState(0).randint(0, 256, (64, 32, 32, 1)).astype(np.uint8)
-  batch = wgan_gp.StackedBatcher(images, 16, 2, seed=0).batch(0)
+  batch = batching.EpochBatcher({"image": images}, 16, seed=0, stacks=2).batch(0)
   students = {"mse": jax.device_get(mse.run(mse.state(), 1)[0].student.params)}
   for alpha in (0.0, 1.0):
     joint = Compress(compress_config("joint", alpha), teacher)

@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan_tsc import config_lib as cl
+from gan_tsc import configs
 from gan_tsc import checkpoints, models, parallel
 from gan_tsc.data import images as image_data
+from gan_tsc.data import batching
 from gan_tsc.metrics import tsc_score
-from gan_tsc.phases import acgan, common, distill, supervised
+from gan_tsc.ops import pixels
+from gan_tsc.phases import acgan, distill, shared, supervised
+from gan_tsc.phases import tsc_score as tsc_phase
+from gan_tsc.phases.shared import students
+from gan_tsc.trained import TrainedClassifier, TrainedGenerator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -21,26 +26,26 @@ FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 @pytest.fixture(scope="module")
 def digits():
-  return image_data.load(cl.data("sklearn", "digits", image_size=32))
+  return image_data.load(configs.common.data("sklearn", "digits", image_size=32))
 
 
 @pytest.fixture(scope="module")
 def teacher(digits):
   """A LeNet-5 trained on digits for 150 steps (~95% test accuracy)."""
-  model = models.build_classifier(cl.model("lenet5", 10))
-  state, schedule = common.create_classifier_state(
-      model, jax.random.PRNGKey(0), digits.image_shape, cl.optimizer("adam", 2e-3), 150)
-  step = supervised.jit_step(supervised.make_train_step(model, digits, schedule))
-  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+  model = models.build_classifier(configs.common.model("lenet5", 10))
+  state, schedule = shared.create_classifier_state(
+      model, jax.random.PRNGKey(0), digits.image_shape, configs.common.optimizer("adam", 2e-3), 150)
+  step = shared.jit_step(supervised.make_train_step(model, digits, schedule))
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
                                     64, seed=0)
   for i in range(150):
     state, _ = step(state, batcher.batch(i), jax.random.PRNGKey(1))
-  return common.TrainedClassifier(model, state.variables, None, {})
+  return TrainedClassifier(model, state.variables, None, {})
 
 
 def gan_config(conditional=True, batch_size=32, width=16):
-  return cl.acgan_phase(batch_size=batch_size, num_steps=100, width=width, latent_dim=32,
-                        conditional=conditional)
+  return configs.gan_tsc.acgan_phase(batch_size=batch_size, num_steps=100, width=width,
+                                     latent_dim=32, conditional=conditional)
 
 
 def gan_setup(c, num_classes=10):
@@ -60,7 +65,7 @@ def test_acgan_losses_fall_and_the_class_is_learned(digits):
   c = gan_config()
   c.generator_optimizer.learning_rate = c.discriminator_optimizer.learning_rate = 1e-3
   _, state, step, _ = gan_setup(c)
-  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
                                     c.batch_size, seed=0)
   history = []
   for i in range(120):
@@ -84,7 +89,7 @@ def test_each_network_updates_only_its_own_batch_statistics(digits):
   batch = {"image": jnp.asarray(digits.train_images[:32]),
            "label": jnp.asarray(digits.train_labels[:32])}
   after = jax.device_get(step(state, batch, jax.random.PRNGKey(0))[0])
-  assert before.discriminator.batch_stats == after.discriminator.batch_stats == {}
+  assert before.critic.batch_stats == after.critic.batch_stats == {}
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, b),
                          before.generator.batch_stats, after.generator.batch_stats)
   assert all(jax.tree.leaves(changed))
@@ -105,7 +110,7 @@ def test_unconditional_gan_has_one_label_and_no_class_loss(digits):
 def test_acgan_eight_devices_agree_with_one(digits):
   c = gan_config(batch_size=16)
   results = []
-  batcher = image_data.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
                                     16, seed=0)
   for devices in (jax.devices()[:1], jax.devices()):
     with parallel.using_devices(devices):
@@ -118,7 +123,7 @@ def test_acgan_eight_devices_agree_with_one(digits):
                      out_shardings=(repl, repl))
       for i in range(2):
         state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(1))
-      results.append(jax.device_get((state.discriminator.params, state.generator.batch_stats,
+      results.append(jax.device_get((state.critic.params, state.generator.batch_stats,
                                      metrics)))
   for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
@@ -129,15 +134,18 @@ def test_acgan_eight_devices_agree_with_one(digits):
 
 
 def distill_setup(teacher, digits, p_fake, batch_size=8):
-  c = cl.distill_phase(cl.model("lenet5_half", 10), cl.optimizer("adam", 1e-3),
-                       teacher="teacher", generator="gan", p_fake=p_fake, loss="l2",
-                       batch_size=batch_size, num_steps=100)
+  c = configs.gan_tsc.distill_phase(
+      configs.common.model("lenet5_half", 10), configs.common.optimizer("adam", 1e-3),
+      teacher="teacher", generator="gan", p_fake=p_fake, loss="l2", batch_size=batch_size,
+      num_steps=100)
   generator, gan_state, _, sample = gan_setup(gan_config())
   student = models.build_classifier(c.student)
-  state, schedule = common.create_classifier_state(student, jax.random.PRNGKey(3),
+  state, schedule = shared.create_classifier_state(student, jax.random.PRNGKey(3),
                                                    digits.image_shape, c.optimizer, 100)
-  step = jax.jit(distill.make_step(teacher.model, student, digits, c, schedule, sample))
-  batcher = image_data.EpochBatcher({"image": digits.train_images}, batch_size, seed=0)
+  step = jax.jit(students.make_distill_step(teacher.model, student, digits, schedule, loss=c.loss,
+                                            temperature=c.temperature, p_fake=c.p_fake,
+                                            sample=sample))
+  batcher = batching.EpochBatcher({"image": digits.train_images}, batch_size, seed=0)
   return state, step, batcher, gan_state.generator.variables
 
 
@@ -177,8 +185,8 @@ def test_generator_of_the_wrong_shape_is_refused():
   c = gan_config()
   generator, discriminator = acgan.build_networks(c, 10, 1, 28)
   variables = generator.init(jax.random.PRNGKey(0), jnp.zeros((1, 32)), jnp.zeros((1,), jnp.int32))
-  trained = common.TrainedGenerator(generator, variables, None, {},
-                                    sample=acgan.make_sampler(generator, 32, 10))
+  trained = TrainedGenerator(generator, variables, None, {},
+                             sample=acgan.make_sampler(generator, 32, 10))
   with pytest.raises(ValueError, match=r"\(28, 28, 1\) but the teacher takes \(32, 32, 1\)"):
     distill.check_generator(trained, (32, 32, 1), "student")
 
@@ -197,8 +205,8 @@ def test_p_fake_without_a_generator_is_refused(launcher, tmp_path):
 
 
 def test_tsc_score_is_one_for_real_data_and_low_for_noise(teacher, digits):
-  scorer = tsc_score.TscScorer(teacher, digits, cl.model("lenet5_half", 10),
-                               cl.optimizer("adam", 3e-3), batch_size=32, num_seeds=2)
+  scorer = tsc_phase.TscScorer(teacher, digits, configs.common.model("lenet5_half", 10),
+                               configs.common.optimizer("adam", 3e-3), batch_size=32, num_seeds=2)
   real = scorer.score("real", digits.train_images)
   assert real.tsc_score == 1.0
   assert real.accuracies == list(scorer.real_accuracies())
@@ -214,12 +222,12 @@ def test_tsc_score_is_one_for_real_data_and_low_for_noise(teacher, digits):
   assert "| real | 1.000 ±" in table and "| noise |" in table
 
 
-def test_pixels_from_tanh():
-  out = tsc_score.pixels_from_tanh(np.array([-1.0, 0.0, 1.0, 2.0, -3.0]))
+def test_tanh_to_uint8_inverts_to_tanh_range():
+  out = pixels.tanh_to_uint8(np.array([-1.0, 0.0, 1.0, 2.0, -3.0]))
   np.testing.assert_array_equal(out, [0, 128, 255, 255, 0])
   images = np.array([0, 127, 255], np.uint8)
-  back = np.asarray(image_data.to_tanh_range(images))
-  np.testing.assert_array_equal(tsc_score.pixels_from_tanh(back), images)
+  back = np.asarray(pixels.to_tanh_range(images))
+  np.testing.assert_array_equal(pixels.tanh_to_uint8(back), images)
 
 
 # ---------------------------------------------------------------------------
@@ -232,14 +240,30 @@ def check_table(tmp_path, phases):
     assert f"| {phase} |" in table
 
 
-def test_digits_smoke_and_resume(launcher, tmp_path):
-  args = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke,baselines", f"--workdir={tmp_path}"]
+def test_digits_smoke_resume_tsc_score_and_restore(launcher, tmp_path):
+  args = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke,baselines,tsc",
+          f"--workdir={tmp_path}/a"]
   launcher(args)
-  check_table(tmp_path, ("teacher", "gan", "student", "student_real_only", "student_gan_only"))
-  # A rerun finds every phase finished and trains nothing.
-  mtime = os.path.getmtime(tmp_path / "gan" / "checkpoints")
+  check_table(tmp_path / "a", ("teacher", "gan", "student", "student_real_only",
+                               "student_gan_only", "tsc"))
+  results = json.load(open(tmp_path / "a" / "results.json"))
+  tsc = results["tsc"]
+  # The TSC Score is the ratio of the two sets' mean student accuracies, by hand.
+  assert tsc["tsc_score"] == pytest.approx(np.mean(tsc["accuracies"]) /
+                                           np.mean(tsc["real_set_accuracies"]))
+  assert len(tsc["accuracies"]) == 2 and tsc["num_samples"] == 64
+  assert os.path.exists(tmp_path / "a" / "tsc" / "table.md")
+  # A rerun finds every trained phase finished and trains nothing.
+  mtime = os.path.getmtime(tmp_path / "a" / "gan" / "checkpoints")
   launcher(args)
-  assert os.path.getmtime(tmp_path / "gan" / "checkpoints") == mtime
+  assert os.path.getmtime(tmp_path / "a" / "gan" / "checkpoints") == mtime
+  # Another run takes the finished GAN instead of training one: the same generator.
+  launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}/b",
+            "--config.pipeline=('teacher', 'gan')", f"--config.gan.checkpoint={tmp_path}/a/gan"])
+  restored = json.load(open(tmp_path / "b" / "results.json"))["gan"]
+  assert restored["restored_from"] == f"{tmp_path}/a/gan"
+  assert restored["teacher_agreement"] == pytest.approx(results["gan"]["teacher_agreement"])
+  assert not os.path.exists(tmp_path / "b" / "gan" / "checkpoints")
 
 
 def test_gan_phase_resumes_exactly(launcher, tmp_path):
@@ -274,6 +298,14 @@ def test_fashion_mnist_smoke(launcher, tmp_path, variant):
   if "small_data" in variant:
     assert {config[s]["loss"] for s in students} == {"kl"}
     assert [config[s]["p_fake"] for s in students] == [0.8, 0.0, 1.0]
+
+
+def test_mlp_student_width_is_one_variant_argument():
+  config = configs.load("gan_tsc_fashion_mnist", "mlp_student,student_hidden=64")
+  student = models.build_classifier(config.student.student)
+  variables = models.init_variables(student, jax.random.PRNGKey(0), (32, 32, 1))
+  # 32x32 inputs flattened -> 64 hidden -> 10 classes.
+  assert models.count_params(variables["params"]) == 32 * 32 * 64 + 64 + 64 * 10 + 10
 
 
 def test_cifar10_smoke_under_mock_data(launcher, tmp_path):

@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-TFDS_CONFIGS = {"teacher_mnist": (28, 1), "teacher_cifar10": (32, 3), "teacher_cifar100": (32, 3)}
+# name -> variant arguments beside smoke: the family file with its key=value argument.
+TFDS_CONFIGS = {"teacher_mnist": "", "teacher_cifar10": "", "teacher_cifar": "data=cifar100"}
 
 
 def config_names():
@@ -25,8 +26,9 @@ def test_every_config_is_covered():
   assert not uncovered, f"add these configs to a smoke test: {uncovered}"
 
 
-def smoke(launcher, name, workdir, *overrides):
-  launcher([f"--config={ROOT}/configs/{name}.py:smoke", f"--workdir={workdir}", *overrides])
+def smoke(launcher, name, workdir, *overrides, variant=""):
+  variant = ",".join(v for v in ("smoke", variant) if v)
+  launcher([f"--config={ROOT}/configs/{name}.py:{variant}", f"--workdir={workdir}", *overrides])
   return json.load(open(os.path.join(workdir, "results.json")))
 
 
@@ -46,8 +48,25 @@ def test_fashion_mnist_smoke(launcher, tmp_path):
 def test_tfds_smoke_under_mock_data(launcher, tmp_path, name):
   with tfds.testing.mock_data(num_examples=32):
     results = smoke(launcher, name, tmp_path,
-                    "--config.teacher.model.name=" + ("lenet5" if name == "teacher_mnist" else "resnet18"))
+                    "--config.teacher.model.name=" + ("lenet5" if name == "teacher_mnist" else "resnet18"),
+                    variant=TFDS_CONFIGS[name])
   assert 0.0 <= results["teacher"]["test_accuracy"] <= 1.0
+  if name == "teacher_cifar":
+    config = json.load(open(tmp_path / "config.json"))
+    assert config["data"]["name"] == "cifar100" and config["teacher"]["model"]["num_classes"] == 100
+
+
+@pytest.mark.parametrize("alias, family, variant", [
+    ("teacher_cifar10", "teacher_cifar", "smoke,data=cifar10"),
+    ("teacher_cifar100", "teacher_cifar", "smoke,data=cifar100"),
+    ("dafl_cifar10", "dafl_cifar", "smoke,baselines,data=cifar10"),
+    ("dafl_cifar100", "dafl_cifar", "smoke,baselines,data=cifar100")])
+def test_alias_configs_are_their_family_with_one_argument(alias, family, variant):
+  from gan_tsc import configs
+  words = ",".join(w for w in variant.split(",") if not w.startswith("data="))
+  assert configs.load(alias, words).to_dict() == configs.load(family, variant).to_dict()
+  with pytest.raises(ValueError, match="data"):
+    configs.load(alias, "data=mnist")
 
 
 def test_unknown_config_key_is_refused(launcher, tmp_path):

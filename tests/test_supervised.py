@@ -8,9 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from gan_tsc import checkpoints, config_lib, parallel, pipeline, reporting
+from gan_tsc import checkpoints, configs, parallel, pipeline, reporting
 from gan_tsc.data import images as image_data
-from gan_tsc.phases import common, supervised
+from gan_tsc.data import batching
+from gan_tsc.phases import shared, supervised
 from gan_tsc import models
 from gan_tsc.models import classifiers
 
@@ -18,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_config(name, variant="smoke"):
-  return config_lib.load(name, variant)
+  return configs.load(name, variant)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,10 @@ def digits():
 def make_step(config, dataset, num_steps=50, model=None):
   c = config.teacher
   model = model or models.build_classifier(c.model)
-  key = common.phase_key(config.seed, "teacher")
-  state, schedule = common.create_classifier_state(model, key, dataset.image_shape,
+  key = shared.phase_key(config.seed, "teacher")
+  state, schedule = shared.create_classifier_state(model, key, dataset.image_shape,
                                                    c.optimizer, num_steps)
-  step = supervised.jit_step(supervised.make_train_step(model, dataset, schedule))
+  step = shared.jit_step(supervised.make_train_step(model, dataset, schedule))
   return state, step, key
 
 
@@ -101,16 +102,16 @@ def test_resume_after_a_crash_equals_a_straight_run(tmp_path, monkeypatch):
   config = digits_config(num_steps=8, checkpoint_every_steps=3)
   straight = run_pipeline(config, tmp_path / "straight")["teacher"]
 
-  original = image_data.EpochBatcher.batch
+  original = batching.EpochBatcher.batch
   def crash_at_step_5(self, step):
     if step == 5:
       raise KeyboardInterrupt("simulated kill")
     return original(self, step)
-  monkeypatch.setattr(image_data.EpochBatcher, "batch", crash_at_step_5)
+  monkeypatch.setattr(batching.EpochBatcher, "batch", crash_at_step_5)
   with pytest.raises(KeyboardInterrupt):
     run_pipeline(config, tmp_path / "resumed")
   assert checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "teacher")).latest_step() == 3
-  monkeypatch.setattr(image_data.EpochBatcher, "batch", original)
+  monkeypatch.setattr(batching.EpochBatcher, "batch", original)
   resumed = run_pipeline(config, tmp_path / "resumed")["teacher"]
   for a, b in zip(jax.tree.leaves(straight.variables), jax.tree.leaves(resumed.variables)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -120,7 +121,7 @@ def test_resume_after_a_crash_equals_a_straight_run(tmp_path, monkeypatch):
 def test_finished_phase_is_skipped(tmp_path, monkeypatch):
   config = digits_config(num_steps=4)
   first = run_pipeline(config, tmp_path)["teacher"]
-  monkeypatch.setattr(image_data.EpochBatcher, "batch",
+  monkeypatch.setattr(batching.EpochBatcher, "batch",
                       lambda *a: pytest.fail("a finished phase must not train"))
   again = run_pipeline(config, tmp_path)["teacher"]
   assert again.metrics["test_accuracy"] == first.metrics["test_accuracy"]
@@ -139,7 +140,7 @@ def test_results_json_and_tensorboard_events(tmp_path):
   acc = event_accumulator.EventAccumulator(str(tmp_path / "teacher"))
   acc.Reload()
   tags = set(acc.Tags()["tensors"]) | set(acc.Tags()["scalars"])
-  assert {"loss", "accuracy", "learning_rate", "test_accuracy"} <= tags, tags
+  assert {"train/loss", "train/accuracy", "train/learning_rate", "eval/test_accuracy"} <= tags, tags
 
 
 def test_teacher_from_another_workdir(tmp_path):
@@ -148,6 +149,27 @@ def test_teacher_from_another_workdir(tmp_path):
                           tmp_path / "b")["teacher"]
   assert restored.metrics["test_accuracy"] == pytest.approx(trained.metrics["test_accuracy"])
   assert not os.path.exists(tmp_path / "b" / "teacher" / "checkpoints" / "4")
+
+
+def test_a_run_that_did_not_finish_is_refused_with_its_step(tmp_path, monkeypatch):
+  original = batching.EpochBatcher.batch
+  def crash_at_step_3(self, step):
+    if step == 3:
+      raise KeyboardInterrupt("simulated kill")
+    return original(self, step)
+  monkeypatch.setattr(batching.EpochBatcher, "batch", crash_at_step_3)
+  with pytest.raises(KeyboardInterrupt):
+    run_pipeline(digits_config(num_steps=6, checkpoint_every_steps=2), tmp_path / "a")
+  monkeypatch.setattr(batching.EpochBatcher, "batch", original)
+  with pytest.raises(checkpoints.CheckpointError, match="did not finish: its latest checkpoint "
+                     "is step 2 of 6"):
+    run_pipeline(digits_config(checkpoint=str(tmp_path / "a" / "teacher")), tmp_path / "b")
+  assert not os.path.exists(tmp_path / "b" / "results.json")
+  # Finished, the same run is accepted.
+  run_pipeline(digits_config(num_steps=6, checkpoint_every_steps=2), tmp_path / "a")
+  restored = run_pipeline(digits_config(checkpoint=str(tmp_path / "a" / "teacher")),
+                          tmp_path / "b")["teacher"]
+  assert restored.metrics["restored_from"] == str(tmp_path / "a" / "teacher")
 
 
 def test_read_only_restore_takes_relative_paths_quietly(tmp_path, monkeypatch):

@@ -10,10 +10,13 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.metrics import roc_auc_score
 
-from gan_tsc import config_lib as cl
-from gan_tsc import forests, parallel
+from gan_tsc import configs
+from gan_tsc import checkpoints, forests, parallel
 from gan_tsc.data import tabular
-from gan_tsc.phases import common, forest, tabular_gan
+from gan_tsc.data import batching
+from gan_tsc.models import generators
+from gan_tsc.phases import forest, shared, tabular_gan
+from gan_tsc.trained import TrainedGenerator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAGIC = os.path.join(ROOT, "..", "shared", "data", "magic_gamma_telescope.npz")
@@ -33,7 +36,7 @@ def blobs(n=400, features=4, seed=0, test=100):
 
 def save_npz(path, **arrays):
   np.savez(path, **arrays)
-  return cl.tabular_data("npz", path=str(path))
+  return configs.tabular.tabular_data("npz", path=str(path))
 
 
 # ---------------------------------------------------------------------------
@@ -61,10 +64,10 @@ def test_csv_with_header_label_last_and_sklearn_sets(tmp_path):
     f.write("a,b,c,d,label\n")
     for row, label in zip(x, y):
       f.write(",".join(f"{v:.6f}" for v in row) + f",{label}\n")
-  dataset = tabular.load(cl.tabular_data("csv", path=str(path), test_fraction=0.25))
+  dataset = tabular.load(configs.tabular.tabular_data("csv", path=str(path), test_fraction=0.25))
   assert len(dataset.train_features) == 150 and len(dataset.test_features) == 50
   assert dataset.num_features == 4
-  wine = tabular.load(cl.tabular_data("sklearn", name="wine"))
+  wine = tabular.load(configs.tabular.tabular_data("sklearn", name="wine"))
   assert (wine.num_classes, wine.num_features) == (3, 13)
 
 
@@ -105,20 +108,20 @@ def test_bad_npz_is_refused_with_a_clear_error(tmp_path, case):
 
 def test_bad_files_and_names_are_refused(tmp_path):
   with pytest.raises(tabular.DataError, match="not found"):
-    tabular.load(cl.tabular_data("npz", path=str(tmp_path / "nope.npz")))
+    tabular.load(configs.tabular.tabular_data("npz", path=str(tmp_path / "nope.npz")))
   (tmp_path / "text.npz").write_text("not a zip")
   with pytest.raises(tabular.DataError, match="cannot be read as an .npz"):
-    tabular.load(cl.tabular_data("npz", path=str(tmp_path / "text.npz")))
+    tabular.load(configs.tabular.tabular_data("npz", path=str(tmp_path / "text.npz")))
   (tmp_path / "bad.csv").write_text("a,b,label\n1,2,0\n3,x,1\n")
   with pytest.raises(tabular.DataError, match="bad.csv: every row"):
-    tabular.load(cl.tabular_data("csv", path=str(tmp_path / "bad.csv")))
+    tabular.load(configs.tabular.tabular_data("csv", path=str(tmp_path / "bad.csv")))
   (tmp_path / "frac.csv").write_text("1,2,0\n3,4,1.5\n5,6,0\n7,8,1\n")
   with pytest.raises(tabular.DataError, match="integer class ids"):
-    tabular.load(cl.tabular_data("csv", path=str(tmp_path / "frac.csv")))
+    tabular.load(configs.tabular.tabular_data("csv", path=str(tmp_path / "frac.csv")))
   with pytest.raises(tabular.DataError, match="Unknown scikit-learn data set 'mnist'"):
-    tabular.load(cl.tabular_data("sklearn", name="mnist"))
+    tabular.load(configs.tabular.tabular_data("sklearn", name="mnist"))
   with pytest.raises(tabular.DataError, match="Unknown tabular data source"):
-    tabular.load(cl.tabular_data("parquet", path="x"))
+    tabular.load(configs.tabular.tabular_data("parquet", path="x"))
 
 
 # ---------------------------------------------------------------------------
@@ -127,9 +130,9 @@ def test_bad_files_and_names_are_refused(tmp_path):
 
 def gan_config(num_steps=300, hidden=(64, 64), batch_size=64, n_critic=3, lr=1e-3,
                ensemble_size=1):
-  c = cl.tabular_gan_phase(num_steps=num_steps, batch_size=batch_size, n_critic=n_critic,
-                           hidden=hidden, latent_dim=8, learning_rate=lr,
-                           ensemble_size=ensemble_size)
+  c = configs.tabular.tabular_gan_phase(
+      num_steps=num_steps, batch_size=batch_size, n_critic=n_critic, hidden=hidden, latent_dim=8,
+      learning_rate=lr, ensemble_size=ensemble_size)
   c.log_every_steps = 50
   return c
 
@@ -153,16 +156,17 @@ def setup_gan(c, dataset, seed=0):
   generator, critic = tabular_gan.build_models(c, dataset, conditions.num)
   state, gs, ds = tabular_gan.create_state(generator, critic, jax.random.PRNGKey(seed), c,
                                            dataset.num_features, c.num_steps)
-  step = tabular_gan.jit_step(tabular_gan.make_step(generator, critic, c, gs, ds))
-  batcher = tabular_gan.CriticBatcher(dataset.standardize(dataset.train_features),
-                                      conditions.ids, c.batch_size, c.n_critic, seed)
+  step = shared.jit_step(tabular_gan.make_step(generator, critic, c, gs, ds), batch="stacked")
+  batcher = batching.EpochBatcher(
+      {"features": dataset.standardize(dataset.train_features).astype(np.float32),
+       "label": conditions.ids}, c.batch_size, seed, stacks=c.n_critic)
   return generator, state, step, batcher
 
 
 def moment_gap(generator, variables, dataset):
   sample = sampler(generator, dataset)
-  generated = common.TrainedGenerator(generator, variables, None, {}, sample)
-  rows, labels = tabular_gan.sample_rows(generated, jax.random.PRNGKey(5), 4096, chunk=4096)
+  generated = TrainedGenerator(generator, variables, None, {}, sample, sample_chunk=4096)
+  rows, labels = generated.sample_on_host(jax.random.PRNGKey(5), 4096)
   stats = tabular_gan.sample_statistics(rows, labels, dataset)
   return stats["sample_feature_mean_gap"] + stats["sample_feature_std_gap"]
 
@@ -198,7 +202,7 @@ def test_eight_devices_agree_with_one(members):
   # SGD, not Adam: Adam's first steps move every weight by about the learning
   # rate whatever its gradient's size, so float noise in a near-zero gradient
   # can flip a step; SGD's steps differ only as much as the gradients do.
-  c.generator_optimizer = c.critic_optimizer = cl.optimizer("sgd", 0.05)
+  c.generator_optimizer = c.critic_optimizer = configs.common.optimizer("sgd", 0.05)
   key = jax.random.PRNGKey(3)
   params = []
   for devices in (jax.devices()[:1], jax.devices()):
@@ -262,7 +266,7 @@ def test_cluster_conditions_cover_each_class_in_proportion():
   assert conditions.num == 6
   np.testing.assert_array_equal(conditions.to_class[conditions.ids], dataset.train_labels)
   np.testing.assert_allclose(conditions.frequencies.sum(), 1.0)
-  generator = tabular_gan.generators.TabularGenerator(4, 6, (8,), 8)
+  generator = generators.TabularGenerator(4, 6, (8,), 8)
   variables = generator.init(jax.random.PRNGKey(0), np.zeros((1, 8)), np.zeros(1, np.int32))
   one_member = jax.tree.map(lambda leaf: leaf[None], variables)
   _, labels = sampler(generator, dataset, conditions)(one_member, jax.random.PRNGKey(1), 20000)
@@ -271,10 +275,10 @@ def test_cluster_conditions_cover_each_class_in_proportion():
 
 
 def pipeline_config(data_block, gan_steps=4, **gan_overrides):
-  config = cl.base(pipeline=("gan",))
+  config = configs.common.base(pipeline=("gan",))
   config.data = data_block
-  config.gan = cl.tabular_gan_phase(num_steps=gan_steps, batch_size=16, n_critic=2,
-                                    hidden=(16,), latent_dim=4, **gan_overrides)
+  config.gan = configs.tabular.tabular_gan_phase(num_steps=gan_steps, batch_size=16, n_critic=2,
+                                                 hidden=(16,), latent_dim=4, **gan_overrides)
   config.gan.checkpoint_every_steps = 0  # the final step only
   config.gan.log_every_steps = 2
   return config
@@ -301,9 +305,12 @@ def test_resume_equals_straight_run_and_wrong_width_generator_is_refused(tmp_pat
   # A run that stopped before its last step, and a generator trained on other
   # features, are refused rather than decoded wrongly.
   tabular_gan.run(pipeline_config(data, 2), "gan", str(tmp_path / "e"), {})
+  # As a killed 4-step run leaves it: its config, a checkpoint at step 2, no final record.
   with open(tmp_path / "e" / "gan" / "config.json", "w") as f:
-    f.write(pipeline_config(data, 4).gan.to_json())  # as a killed 4-step run leaves it
-  with pytest.raises(tabular_gan.TabularGanError, match="stopped at step 2 of 4"):
+    f.write(pipeline_config(data, 4).gan.to_json())
+  os.remove(tmp_path / "e" / "results.json")
+  with pytest.raises(checkpoints.CheckpointError, match="did not finish: its latest checkpoint "
+                     "is step 2 of 4"):
     tabular_gan.run(pipeline_config(data, checkpoint=str(tmp_path / "e" / "gan")),
                     "gan", str(tmp_path / "f"), {})
   quantile = pipeline_config(data, checkpoint=str(tmp_path / "a" / "gan"))
@@ -387,7 +394,7 @@ def test_scores_are_auc_for_two_classes_and_accuracy_for_more():
 
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
 def test_table_runs_on_a_bundled_set_in_seconds(name):
-  dataset = tabular.load(cl.tabular_data("sklearn", name=name))
+  dataset = tabular.load(configs.tabular.tabular_data("sklearn", name=name))
   start = time.perf_counter()
   teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels, 50, 0, 1)
   mixture = forests.ClassGaussianMixture(dataset.train_features, dataset.train_labels,
@@ -412,7 +419,7 @@ def test_table_runs_on_a_bundled_set_in_seconds(name):
 
 
 def test_table_refuses_rows_without_their_source():
-  dataset = tabular.load(cl.tabular_data("sklearn", name="iris"))
+  dataset = tabular.load(configs.tabular.tabular_data("sklearn", name="iris"))
   teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels, 5, 0, 1)
   with pytest.raises(forests.ForestError, match="needs synthetic rows from 'gan'"):
     forests.compression_table(dataset, teacher, {}, rows=("training", "gan"))
@@ -422,9 +429,8 @@ def test_table_refuses_rows_without_their_source():
 
 
 def test_forest_phase_refuses_a_generator_of_the_wrong_width(tmp_path):
-  config = cl.load("gan_tsc_breast_cancer", "smoke", lock=False)
-  wrong = common.TrainedGenerator(
-      tabular_gan.generators.TabularGenerator(7, 2, (4,), 4), {}, None, {}, None)
+  config = configs.load("gan_tsc_breast_cancer", "smoke", lock=False)
+  wrong = TrainedGenerator(generators.TabularGenerator(7, 2, (4,), 4), {}, None, {}, None)
   with pytest.raises(forests.ForestError, match="makes rows of 7 features but the teacher is "
                      "trained on breast_cancer with 30"):
     forest.run(config, "forest", str(tmp_path), {"gan": wrong})
@@ -464,7 +470,7 @@ def test_breast_cancer_smoke_through_the_launcher(launcher, tmp_path, capsys):
 
 @pytest.mark.skipif(not os.path.exists(MAGIC), reason=f"needs {MAGIC}")
 def test_magic_config_reads_the_shared_file():
-  config = cl.load("gan_tsc_magic", "smoke")
+  config = configs.load("gan_tsc_magic", "smoke")
   dataset = tabular.load(config.data)
   assert dataset.train_features.shape == (13312, 10) and dataset.num_classes == 2
   assert config.pipeline == ("gan", "forest")

@@ -18,6 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_tsc.data.batching import padded_chunks
+from gan_tsc.ops import pixels
+
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100", "celeb_a")
 SOURCES = ("tfds", "idx", "sklearn")
 DEFAULT_IDX_DIR = "/usr/share/datasets/fashion-mnist"
@@ -52,8 +55,24 @@ class ImageDataset:
     return tuple(self.train_images.shape[1:])
 
 
+_LOADED: dict[str, ImageDataset] = {}
+
+
 def load(data_config) -> ImageDataset:
-  """Loads the data set a `config.data` block names."""
+  """The data set a `config.data` block names, loaded once.
+
+  The phases of a pipeline share one data block, and loading resizes every
+  image (Fashion-MNIST: seconds; CelebA: minutes), so the last data set
+  loaded is kept and handed to the next phase that asks for the same block.
+  """
+  key = data_config.to_json()
+  if key not in _LOADED:
+    _LOADED.clear()
+    _LOADED[key] = _load(data_config)
+  return _LOADED[key]
+
+
+def _load(data_config) -> ImageDataset:
   source, name = data_config.source, data_config.name
   if source not in SOURCES:
     raise DataError(f"Unknown data source {source!r}; choose one of {SOURCES} "
@@ -61,7 +80,7 @@ def load(data_config) -> ImageDataset:
   if source == "sklearn":
     if name != "digits":
       raise DataError(f"The sklearn source offers 'digits', not {name!r}.")
-    train, test, num_classes = _load_digits(data_config.get("seed", 0))
+    train, test, num_classes = _load_digits(data_config.seed)
   elif source == "idx":
     train, test, num_classes = _load_idx(data_config.data_dir or DEFAULT_IDX_DIR)
   else:
@@ -69,17 +88,17 @@ def load(data_config) -> ImageDataset:
       raise DataError(f"Unknown TFDS data set {name!r}; supported: {TFDS_NAMES}"
                       " (--config.data.name).")
     train, test, num_classes = _load_tfds(name, data_config)
-  limit = data_config.get("max_train_examples", 0)
+  limit = data_config.max_train_examples
   if limit:  # before resizing: a smoke run on 512 images should not resize 60,000
     train = (train[0][:limit], train[1][:limit])
   size = data_config.image_size
-  train = (_resize(train[0], size, data_config.get("center_crop", False)), train[1])
-  test = (_resize(test[0], size, data_config.get("center_crop", False)), test[1])
+  train = (_resize(train[0], size, data_config.center_crop), train[1])
+  test = (_resize(test[0], size, data_config.center_crop), test[1])
   mean, std = _KNOWN_STATS.get(name) or _channel_stats(train[0])
-  if data_config.get("normalization", "dataset") == "symmetric":
+  if data_config.normalization == "symmetric":
     # GANs with a tanh output model pixels in [-1, 1].
     mean, std = (0.5,) * len(mean), (0.5,) * len(std)
-  augment = data_config.get("augment", "none")
+  augment = data_config.augment
   if augment not in ("none", "crop_flip"):
     raise DataError(f"Unknown augment {augment!r}; use 'none' or 'crop_flip'.")
   return ImageDataset(name, train[0], train[1].astype(np.int32), test[0],
@@ -103,13 +122,10 @@ def _resize(images: np.ndarray, size: int, center_crop: bool) -> np.ndarray:
   out = np.empty((len(images), size, size, images.shape[-1]), np.uint8)
   resize = jax.jit(lambda x: jax.image.resize(
       x, (x.shape[0], size, size, x.shape[-1]), "bilinear", antialias=True))
-  chunk = 4096
-  for start in range(0, len(images), chunk):
-    part = images[start:start + chunk].astype(np.float32)
-    if len(part) < chunk:  # keep one compiled shape
-      part = np.concatenate([part, np.zeros((chunk - len(part),) + part.shape[1:], np.float32)])
-    resized = np.asarray(resize(part))[:min(chunk, len(images) - start)]
-    out[start:start + len(resized)] = np.clip(np.round(resized), 0, 255)
+  chunk = 4096  # one compiled shape
+  for start, (part, count) in zip(range(0, len(images), chunk), padded_chunks(images, chunk)):
+    resized = np.asarray(resize(part.astype(np.float32)))[:count]
+    out[start:start + count] = np.clip(np.round(resized), 0, 255)
   return out
 
 
@@ -156,7 +172,7 @@ def _load_tfds(name: str, data_config):
   import tensorflow_datasets as tfds
   data_dir = data_config.data_dir or None
   builder = tfds.builder(name, data_dir=data_dir)
-  if not data_config.get("download", False) and not _tfds_prepared(builder):
+  if not data_config.download and not _tfds_prepared(builder):
     raise DataError(
         f"TFDS data set {name!r} is not prepared in {builder.data_dir!r}. Point "
         "--config.data.data_dir at a folder that holds it, prepare it with "
@@ -168,7 +184,7 @@ def _load_tfds(name: str, data_config):
   arrays = {}
   for role, split in splits.items():
     ds = tfds.load(name, split=split, data_dir=data_dir,
-                   download=data_config.get("download", False))
+                   download=data_config.download)
     images, labels = [], []
     # Batched iteration: tfds.load(batch_size=-1) breaks under mock data.
     for example in tfds.as_numpy(ds.batch(4096)):
@@ -190,63 +206,7 @@ def _tfds_prepared(builder) -> bool:
 
 
 # ----------------------------------------------------------------------------
-# Batching on the host.
-
-
-class EpochBatcher:
-  """Fixed-shape training batches; epoch order drawn from (seed, epoch).
-
-  `batch(step)` depends only on the step, so a resumed run continues with the
-  very batch an uninterrupted run would have seen. The remainder of each epoch
-  is dropped (one compiled shape).
-  """
-
-  def __init__(self, arrays: dict[str, np.ndarray], batch_size: int, seed: int):
-    self.arrays = arrays
-    self.batch_size = batch_size
-    self.seed = seed
-    self.num_examples = len(next(iter(arrays.values())))
-    if batch_size > self.num_examples:
-      raise ValueError(f"batch_size={batch_size} exceeds the {self.num_examples} "
-                       "training examples.")
-    self.steps_per_epoch = self.num_examples // batch_size
-    self._epoch, self._order = -1, None
-
-  def batch(self, step: int) -> dict[str, np.ndarray]:
-    from gan_tsc import parallel
-    epoch, index = divmod(step, self.steps_per_epoch)
-    if epoch != self._epoch:
-      self._order = np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
-      self._epoch = epoch
-    rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-    rows = np.sort(rows[parallel.host_slice(self.batch_size)])
-    return parallel.shard_batch({k: v[rows] for k, v in self.arrays.items()})
-
-
-def eval_batches(images: np.ndarray, labels: np.ndarray, batch_size: int):
-  """Yields sharded (image, label, mask) batches covering every example once."""
-  from gan_tsc import parallel
-  n = len(images)
-  for start in range(0, n, batch_size):
-    stop = min(start + batch_size, n)
-    pad = batch_size - (stop - start)
-    x, y = images[start:stop], labels[start:stop]
-    mask = np.ones(stop - start, np.float32)
-    if pad:
-      x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
-      y = np.concatenate([y, np.zeros(pad, y.dtype)])
-      mask = np.concatenate([mask, np.zeros(pad, np.float32)])
-    local = parallel.host_slice(batch_size)
-    yield parallel.shard_batch({"image": x[local], "label": y[local], "mask": mask[local]})
-
-
-# ----------------------------------------------------------------------------
 # On-device preprocessing (inside jitted steps).
-
-
-def normalize(images: jax.Array, mean, std) -> jax.Array:
-  x = images.astype(jnp.float32) / 255.0
-  return (x - jnp.asarray(mean, jnp.float32)) / jnp.asarray(std, jnp.float32)
 
 
 def random_crop_flip(key: jax.Array, images: jax.Array, pad: int = 4) -> jax.Array:
@@ -266,19 +226,4 @@ def preprocess(images, dataset: ImageDataset, key=None, train: bool = False):
   x = images.astype(jnp.float32)
   if train and dataset.augment == "crop_flip":
     x = random_crop_flip(key, x)  # pads with black, before normalising
-  return normalize(x, dataset.mean, dataset.std)
-
-
-# ----------------------------------------------------------------------------
-# The GANs' pixel range. Generators end in tanh, so GANs see pixels in
-# [-1, 1]; classifiers see them normalised with the data set's statistics.
-
-
-def to_tanh_range(images) -> jax.Array:
-  """uint8 (or 0..255 float) pixels -> [-1, 1], the range a GAN models."""
-  return images.astype(jnp.float32) / 127.5 - 1.0
-
-
-def from_tanh_range(images, dataset: ImageDataset) -> jax.Array:
-  """A generator's [-1, 1] images -> the normalised inputs a classifier takes."""
-  return normalize((images + 1.0) * 127.5, dataset.mean, dataset.std)
+  return pixels.normalize(x, dataset.mean, dataset.std)

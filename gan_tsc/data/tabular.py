@@ -71,7 +71,7 @@ class TabularDataset:
 
 def load(data_config) -> TabularDataset:
   """Loads and validates the data set a `config.data` block names."""
-  source = data_config.get("source", "npz")
+  source = data_config.source
   if source not in SOURCES:
     raise DataError(f"Unknown tabular data source {source!r}; choose one of {SOURCES} "
                     "(--config.data.source).")
@@ -80,7 +80,7 @@ def load(data_config) -> TabularDataset:
     features, labels = _load_sklearn(name)
     arrays = _split(features, labels, data_config, f"scikit-learn {name!r}")
   else:
-    path = resolve_path(data_config.get("path", ""))
+    path = resolve_path(data_config.path)
     name = os.path.basename(path)
     if source == "npz":
       arrays = _load_npz(path)
@@ -188,14 +188,14 @@ def _load_sklearn(name: str):
 
 def _split(features, labels, data_config, where: str):
   from sklearn.model_selection import train_test_split
-  fraction = data_config.get("test_fraction", 0.3)
+  fraction = data_config.test_fraction
   if not 0.0 < fraction < 1.0:
     raise DataError(f"test_fraction={fraction} must lie strictly between 0 and 1 "
                     "(--config.data.test_fraction).")
   labels = _labels(labels, where, "label column")
   try:
     x_train, x_test, y_train, y_test = train_test_split(
-        features, labels, test_size=fraction, random_state=data_config.get("split_seed", 0),
+        features, labels, test_size=fraction, random_state=data_config.split_seed,
         stratify=labels)
   except ValueError as error:  # e.g. a class with a single row
     raise DataError(f"{where}: cannot split into train and test stratified by class "

@@ -8,6 +8,7 @@ import numpy as np
 import optax
 
 from gan_tsc import parallel
+from gan_tsc.data import batching
 from gan_tsc.data import images as image_data
 
 
@@ -39,7 +40,8 @@ class ClassifierEvaluator:
     # off the hot path, and hundreds of queued collectives can starve
     # XLA:CPU's thread pool when devices are simulated on few cores.
     totals = np.zeros(3, np.float64)
-    for batch in image_data.eval_batches(self.images, self.labels, self.batch_size):
+    for batch in batching.eval_batches({"image": self.images, "label": self.labels},
+                                       self.batch_size):
       totals += np.asarray(self._batch_sums(variables, batch), np.float64)
     correct, loss, count = totals
     return {"accuracy": correct / count, "loss": loss / count}

@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_tsc import parallel
+from gan_tsc.data import batching
+from gan_tsc.ops import pixels
 
 EXTRACTORS = ("classifier", "inception", "none")
 INCEPTION_GRAPH_NAME = "classify_image_graph_def.pb"
@@ -31,38 +33,12 @@ class ExtractorError(ValueError):
   """A feature extractor the config asks for that cannot be built."""
 
 
-def symmetric_to_unit(images):
-  """Generator pixels in [-1, 1] -> [0, 1] (clipped: tanh never quite reaches ±1)."""
-  return jnp.clip((images + 1.0) * 0.5, 0.0, 1.0)
-
-
-def to_classifier_input(images, mean, std):
-  """Images in [-1, 1] -> the normalisation a classifier was trained with.
-
-  The one conversion between the generators' pixel range and a classifier
-  trained on `(pixel/255 - mean) / std` inputs; with the 'symmetric'
-  normalisation (mean = std = 0.5) it is the identity.
-  """
-  unit = symmetric_to_unit(images)
-  return (unit - jnp.asarray(mean, jnp.float32)) / jnp.asarray(std, jnp.float32)
-
-
 def to_host(array) -> np.ndarray:
   """A (possibly sharded) device array as one host numpy array."""
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     return np.asarray(multihost_utils.process_allgather(array, tiled=True))
   return np.asarray(array)
-
-
-def _padded_batches(images: np.ndarray, batch_size: int):
-  """Yields (batch, number of real rows); the last batch is zero-padded (one shape)."""
-  for start in range(0, len(images), batch_size):
-    part = images[start:start + batch_size]
-    count = len(part)
-    if count < batch_size:
-      part = np.concatenate([part, np.zeros((batch_size - count,) + part.shape[1:], part.dtype)])
-    yield part, count
 
 
 class ClassifierExtractor:
@@ -79,7 +55,7 @@ class ClassifierExtractor:
     self.variables, self.batch_size, self.description = variables, batch_size, description
 
     def forward(variables, images):
-      logits, features = model.apply(variables, to_classifier_input(images, mean, std),
+      logits, features = model.apply(variables, pixels.from_tanh_range(images, mean, std),
                                      train=False, return_features=True)
       return jax.nn.softmax(logits.astype(jnp.float32), -1), features.reshape(len(images), -1)
 
@@ -88,7 +64,7 @@ class ClassifierExtractor:
 
   def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     probs, features = [], []
-    for batch, count in _padded_batches(np.asarray(images, np.float32), self.batch_size):
+    for batch, count in batching.padded_chunks(np.asarray(images, np.float32), self.batch_size):
       local = batch[parallel.host_slice(self.batch_size)]
       p, f = self._forward(self.variables, parallel.shard_batch(local))
       probs.append(to_host(p)[:count])
@@ -132,11 +108,11 @@ class InceptionExtractor:
       images = np.repeat(images, 3, axis=-1)
     if images.shape[-1] != 3:
       raise ExtractorError(f"InceptionV3 takes 1 or 3 channels, got {images.shape[-1]}.")
-    pixels = np.asarray(symmetric_to_unit(images)) * 255.0
+    unit_pixels = np.asarray(pixels.tanh_to_unit(images)) * 255.0
     probs, features = [], []
-    for start in range(0, len(pixels), self.batch_size):
+    for start in range(0, len(unit_pixels), self.batch_size):
       p, f = self._session.run((self._probs, self._features),
-                               {self._images: pixels[start:start + self.batch_size]})
+                               {self._images: unit_pixels[start:start + self.batch_size]})
       probs.append(p)
       features.append(f)
     return np.concatenate(probs), np.concatenate(features)
@@ -169,7 +145,7 @@ def build(metrics_config, inputs: dict, dataset) -> ClassifierExtractor | Incept
     return None
   if kind == "inception":
     return InceptionExtractor(metrics_config.inception_graph,
-                              metrics_config.get("inception_batch_size", 100))
+                              metrics_config.inception_batch_size)
   name = metrics_config.classifier
   classifier = inputs.get(name)
   if classifier is None or not hasattr(classifier, "variables") or not hasattr(classifier, "model"):

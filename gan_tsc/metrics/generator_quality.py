@@ -16,9 +16,9 @@ import jax
 import numpy as np
 
 from gan_tsc import parallel, reporting
-from gan_tsc.data import images as image_data
 from gan_tsc.metrics import feature_extractors as fx
 from gan_tsc.metrics import image_quality as iq
+from gan_tsc.ops import pixels
 
 
 # A stream of random numbers of its own for the rating latents, apart from
@@ -29,7 +29,7 @@ METRICS_LATENT_STREAM = 0x6E7A
 class GeneratorEvaluator:
   """IS, FID and variance-of-Laplacian sharpness of one generator's samples.
 
-  `sample(variables, key, n)` returns n images in [-1, 1]; it is jitted
+  `sample(variables, key, n)` returns (n images in [-1, 1], labels or None); it is jitted
   once, with the batch sharded on the mesh. `extractor` None rates
   sharpness only. The reference (real) statistics are computed on first use.
   """
@@ -43,7 +43,7 @@ class GeneratorEvaluator:
     self.extractor, self.reference_images = extractor, reference_images
     self.num_samples, self.batch_size, self.key, self.is_splits = (
         num_samples, batch_size, key, is_splits)
-    self._sample = jax.jit(lambda v, k: sample(v, k, batch_size),
+    self._sample = jax.jit(lambda v, k: sample(v, k, batch_size)[0],
                            in_shardings=(parallel.replicated(), parallel.replicated()),
                            out_shardings=parallel.batch_sharded())
     self._reference = None
@@ -57,7 +57,7 @@ class GeneratorEvaluator:
   def reference(self) -> dict:
     """Statistics of the real reference images (computed once)."""
     if self._reference is None:
-      real = np.asarray(image_data.to_tanh_range(self.reference_images))
+      real = np.asarray(pixels.to_tanh_range(self.reference_images))
       self._reference = {"data_sharpness": sharpness(real)}
       if self.extractor is not None:
         probs, features = self.extractor(real)
@@ -82,7 +82,7 @@ class GeneratorEvaluator:
 
 def sharpness(images: np.ndarray) -> float:
   """Mean variance of the Laplacian of images in [-1, 1], measured in [0, 1] pixels."""
-  return iq.mean_sharpness(np.asarray(fx.symmetric_to_unit(images)))
+  return iq.mean_sharpness(np.asarray(pixels.tanh_to_unit(images)))
 
 
 def evaluator_for(config, inputs: dict, dataset, sample) -> tuple[GeneratorEvaluator, str]:
@@ -90,7 +90,7 @@ def evaluator_for(config, inputs: dict, dataset, sample) -> tuple[GeneratorEvalu
   m = config.generator_metrics
   extractor = fx.build(m, inputs, dataset)
   reference = dataset.test_images
-  if m.get("max_reference_images", 0):
+  if m.max_reference_images:
     reference = reference[:m.max_reference_images]
   # From the run's seed alone (not the phase's): the same latents in every phase.
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), METRICS_LATENT_STREAM)
@@ -100,36 +100,12 @@ def evaluator_for(config, inputs: dict, dataset, sample) -> tuple[GeneratorEvalu
   return evaluator, description
 
 
-def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
-  """(N, H, W, C) in [-1, 1] -> one (rows*H, columns*W, C) image in [0, 1].
-
-  A fixed pixel mapping (no per-grid rescaling), so grids of different
-  generators compare pixel for pixel.
-  """
-  images = np.asarray(fx.symmetric_to_unit(np.asarray(images)))
-  n, h, w, c = images.shape
-  rows = -(-n // columns)
-  grid = np.ones((rows * h, columns * w, c), np.float32)
-  for i, image in enumerate(images):
-    r, col = divmod(i, columns)
-    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-  return grid
-
-
-def side_by_side(*grids: np.ndarray, gap: int = 4) -> np.ndarray:
-  """Grids joined left to right with a white gap, as one (1, H, W, C) summary image."""
-  h, _, c = grids[0].shape
-  spacer = np.ones((h, gap, c), np.float32)
-  parts = [part for grid in grids for part in (grid, spacer)][:-1]
-  return np.concatenate(parts, axis=1)[None]
-
-
 # ----------------------------------------------------------------------------
 # GAN-KD's table.
 
 
 def _width(phase_config) -> int:
-  block = phase_config.get("student", None) or phase_config.get("generator")
+  block = phase_config.student if phase_config.kind == "compress" else phase_config.generator
   return int(block.width)
 
 
@@ -140,7 +116,7 @@ def sweep_rows(config, results: dict) -> list[dict]:
   phase is the scratch baseline of its width. Phases without results yet
   are left out.
   """
-  compress = [p for p in config.pipeline if config[p].get("kind") == "compress"]
+  compress = [p for p in config.pipeline if config[p].kind == "compress"]
   teachers = {config[p].teacher for p in compress}
   rows, teacher_params = [], None
   for teacher in sorted(teachers):
@@ -151,7 +127,7 @@ def sweep_rows(config, results: dict) -> list[dict]:
   by_width: dict[int, dict] = {}
   for phase in config.pipeline:
     c = config[phase]
-    if phase not in results or phase in teachers or c.get("kind") not in ("compress", "wgan_gp"):
+    if phase not in results or phase in teachers or c.kind not in ("compress", "wgan_gp"):
       continue
     column = c.loss if c.kind == "compress" else "scratch"
     row = by_width.setdefault(_width(c), {"role": "student", "d": _width(c)})

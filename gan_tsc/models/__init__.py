@@ -1,4 +1,14 @@
-"""Model registry: `build(model_config)` from a config block with a `name`."""
+"""Model registry: every network of every phase is built here from its config block.
+
+    build_classifier(block)                   LeNet-5 (and half), CIFAR ResNets, MLP
+    build_generator(block, **data)            DAFL, DCGAN, AC-GAN, tabular generators
+    build_adversary(block, **data)            DCGAN critic, AC-GAN discriminator, tabular critic
+
+A block names its network (`name`) and holds its settings; what the data
+decides (classes, channels, image size, feature count, pixel statistics) is
+passed as keyword arguments by the phase, so models know no data source.
+`conv` is one vocabulary everywhere: 'xla' or 'matmul' (gan_tsc/ops/layers.py).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +17,14 @@ import jax
 import jax.numpy as jnp
 
 from gan_tsc.models import classifiers, generators
-from gan_tsc.ops import conv as conv_ops
+from gan_tsc.ops.layers import conv_layer
 
 _CLASSIFIERS = {
     "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
     "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42)),
     "resnet18": lambda c: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes),
     "resnet34": lambda c: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes),
-    "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.get("hidden", (256, 256)))),
+    "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.hidden)),
 }
 
 
@@ -22,42 +32,58 @@ def classifier_names() -> tuple[str, ...]:
   return tuple(_CLASSIFIERS)
 
 
+def _lookup(table: dict, block, what: str):
+  if block.name not in table:
+    raise ValueError(f"Unknown {what} {block.name!r}; choose one of {tuple(table)} "
+                     f"(--config.<phase>.<{what}>.name).")
+  return table[block.name]
+
+
 def build_classifier(model_config) -> nn.Module:
-  name = model_config.name
-  if name not in _CLASSIFIERS:
-    raise ValueError(f"Unknown model {name!r}; choose one of {classifier_names()} "
-                     "(--config.<phase>.model.name).")
-  return _CLASSIFIERS[name](model_config)
+  return _lookup(_CLASSIFIERS, model_config, "model")(model_config)
 
 
-_GENERATORS = {
-    "dafl": lambda c: generators.DAFLGenerator(c.latent_dim, c.image_size, c.channels,
-                                               conv=conv_ops.conv_module(c.get("conv", "xla")),
-                                               width=c.get("width", 128),
-                                               output=c.get("output", "batch_norm")),
-    "dcgan": lambda c: generators.DCGANGenerator(
-        c.width, c.channels, c.image_size, c.get("latent_dim", 100),
-        conv_transpose=dcgan_layer(c.get("conv", "xla"), "ConvTranspose")),
+def _dafl(c, pixel_mean=(0.5,), pixel_std=(0.5,), **_):
+  return generators.DAFLGenerator(
+      c.latent_dim, c.image_size, c.channels, conv=conv_layer(c.conv), width=c.width,
+      output=c.output, pixel_mean=tuple(pixel_mean), pixel_std=tuple(pixel_std))
+
+
+def _dcgan(c, **_):
+  return generators.DCGANGenerator(c.width, c.channels, c.image_size, c.latent_dim,
+                                   conv_transpose=conv_layer(c.conv, transpose=True))
+
+
+def _acgan(c, num_labels, channels, image_size, **_):
+  return generators.ACGANGenerator(num_labels, channels, image_size, latent_dim=c.latent_dim,
+                                   width=c.width, conv_transpose=conv_layer(c.conv, transpose=True))
+
+
+def _tabular(c, num_features, num_labels, **_):
+  return generators.TabularGenerator(num_features, num_labels, tuple(c.hidden), c.latent_dim)
+
+
+_GENERATORS = {"dafl": _dafl, "dcgan": _dcgan, "acgan": _acgan, "tabular": _tabular}
+
+
+def build_generator(generator_config, **data) -> nn.Module:
+  """A generator; `data` holds what the data decides (num_labels, channels, ...)."""
+  return _lookup(_GENERATORS, generator_config, "generator")(generator_config, **data)
+
+
+_ADVERSARIES = {
+    "dcgan_critic": lambda c, image_size, **_: generators.DCGANCritic(
+        c.width, image_size, conv=conv_layer(c.conv)),
+    "acgan_discriminator": lambda c, num_labels, **_: generators.ACGANDiscriminator(
+        num_labels, width=c.width, conv=conv_layer(c.conv)),
+    "tabular_critic": lambda c, num_labels, **_: generators.TabularCritic(
+        num_labels, tuple(c.hidden)),
 }
 
 
-def dcgan_layer(conv: str, layer: str):
-  """Flax's `layer` ('Conv' or 'ConvTranspose') for conv='xla', the matrix-product
-  version with the same parameters for conv='patch' (faster on XLA:CPU)."""
-  from gan_tsc.ops import patch_conv
-  choices = {"xla": nn, "patch": patch_conv}
-  if conv not in choices:
-    raise ValueError(f"Unknown DCGAN conv {conv!r}; choose one of {tuple(choices)} "
-                     "(--config.<phase>.generator.conv / .critic.conv).")
-  return getattr(choices[conv], layer)
-
-
-def build_generator(generator_config) -> nn.Module:
-  name = generator_config.name
-  if name not in _GENERATORS:
-    raise ValueError(f"Unknown generator {name!r}; choose one of {tuple(_GENERATORS)} "
-                     "(--config.<phase>.generator.name).")
-  return _GENERATORS[name](generator_config)
+def build_adversary(adversary_config, **data) -> nn.Module:
+  """A GAN's critic or discriminator; `data` as for `build_generator`."""
+  return _lookup(_ADVERSARIES, adversary_config, "critic")(adversary_config, **data)
 
 
 def init_variables(model: nn.Module, key, input_shape, **kwargs) -> dict:

@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_tsc.data import images as image_data
+from gan_tsc.ops import pixels
 
 __all__ = [
     "DAFLGenerator",
@@ -116,7 +116,7 @@ class DAFLGenerator(nn.Module):
     x = nn.leaky_relu(batch_norm("bn2", 0.8)(x), 0.2)
     x = jnp.tanh(conv3x3(self.channels, "conv3")(x))
     if self.output == "pixels":  # [-1, 1] -> 0..255 -> the classifiers' normalisation
-      return image_data.normalize((x + 1.0) * 127.5, self.pixel_mean, self.pixel_std)
+      return pixels.from_tanh_range(x, self.pixel_mean, self.pixel_std)
     if self.output != "batch_norm":
       raise ValueError(f"DAFLGenerator output must be 'batch_norm' or 'pixels', got {self.output!r}.")
     return batch_norm("bn_out", 1e-5, affine=False)(x)

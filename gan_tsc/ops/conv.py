@@ -25,7 +25,7 @@ cost gigabytes. Only stride 1, no dilation, one feature group.
 
 `FastConv` is a drop-in replacement for `flax.linen.Conv` (same parameter
 names, shapes and initialisers). It is meant for the CPU backend; on GPU/TPU
-use `nn.Conv` (`conv_module('xla')`), whose kernels are fine there.
+use `nn.Conv` (conv='xla', see ops/layers.py), whose kernels are fine there.
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ class FastConv(nn.Module):
       if _as_pair(getattr(self, name)) != (1, 1):
         raise NotImplementedError(
             f'FastConv supports only {name}=1, got {getattr(self, name)!r}; '
-            'use nn.Conv (conv_module("xla")).')
+            'use nn.Conv (conv="xla").')
     if self.feature_group_count != 1:
       raise NotImplementedError(
           'FastConv supports only feature_group_count=1; use nn.Conv.')
@@ -343,19 +343,3 @@ class FastConv(nn.Module):
 # parameter path and the same initial values as the nn.Conv it replaces, so
 # that switching implementations keeps parameter pytrees and checkpoints.
 FastConv.__name__ = 'Conv'
-
-_CONV_MODULES = {'xla': nn.Conv, 'im2col': FastConv}
-
-
-def conv_module(name: str):
-  """The conv module class for a config choice: 'xla' -> nn.Conv, 'im2col' -> FastConv.
-
-  'auto' picks FastConv on the CPU backend and nn.Conv elsewhere.
-  """
-  if name == 'auto':
-    name = 'im2col' if jax.default_backend() == 'cpu' else 'xla'
-  try:
-    return _CONV_MODULES[name]
-  except KeyError:
-    raise ValueError(f'Unknown conv implementation {name!r}; choose one of '
-                     f"{sorted(_CONV_MODULES) + ['auto']}.") from None

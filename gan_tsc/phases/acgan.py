@@ -15,45 +15,25 @@ n)` draws n images in [-1, 1] with their requested labels, inside jit.
 
 from __future__ import annotations
 
-import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from gan_tsc import losses, models, optim, parallel, reporting, train_loop
+from gan_tsc.data import batching
 from gan_tsc.data import images as image_data
-from gan_tsc.models import generators
-from gan_tsc.ops import patch_conv
-from gan_tsc.phases import common
-from gan_tsc.phases.dafl import image_grid
-
-
-# The generator's transposed convolutions: Flax's (best on GPU/TPU), or the
-# same function as matrix products, whose weight gradients XLA:CPU runs ~2x
-# faster (measured: generator forward+backward, width 32, batch 64: 223 -> 94 ms).
-CONV_CHOICES = {"xla": nn.ConvTranspose, "patch": patch_conv.ConvTranspose}
-
-
-@flax.struct.dataclass
-class GanState:
-  generator: common.TrainState
-  discriminator: common.TrainState
+from gan_tsc.ops import pixels
+from gan_tsc.phases import shared
+from gan_tsc.phases.shared.gan import GanState
+from gan_tsc.trained import TrainedGenerator, TrainState
 
 
 def build_networks(c, num_classes: int, channels: int, image_size: int):
   """(generator, discriminator) of a `gan` block; one label when unconditional."""
   labels = num_classes if c.conditional else 1
-  conv = c.generator.get("conv", "xla")
-  if conv not in CONV_CHOICES:
-    raise ValueError(f"Unknown {conv=!r} for the AC-GAN generator; choose one of "
-                     f"{tuple(CONV_CHOICES)} (--config.<phase>.generator.conv).")
-  generator = generators.ACGANGenerator(labels, channels, image_size,
-                                        latent_dim=c.generator.latent_dim,
-                                        width=c.generator.width,
-                                        conv_transpose=CONV_CHOICES[conv])
-  discriminator = generators.ACGANDiscriminator(labels, width=c.discriminator.width)
+  generator = models.build_generator(c.generator, num_labels=labels, channels=channels,
+                                     image_size=image_size)
+  discriminator = models.build_adversary(c.discriminator, num_labels=labels)
   return generator, discriminator
 
 
@@ -91,10 +71,10 @@ def make_step(generator, discriminator, c, num_labels: int):
     return images, labels, updates["batch_stats"]
 
   def step(state: GanState, batch, key):
-    g, d = state.generator, state.discriminator
+    g, d = state.generator, state.critic
     key = jax.random.fold_in(key, g.step)
     d_key, g_key = jax.random.split(key)
-    real = image_data.to_tanh_range(batch["image"])
+    real = pixels.to_tanh_range(batch["image"])
     real_labels = batch["label"] if c.conditional else jnp.zeros_like(batch["label"])
     n = real.shape[0]
     fake, fake_labels, _ = fakes(g.params, g.batch_stats, d_key, n)
@@ -146,10 +126,10 @@ def create_state(generator, discriminator, key, c, image_shape, num_steps) -> Ga
     g_vars = generator.init(g_key, z, labels, train=False)
     d_vars = discriminator.init(d_key, jnp.zeros((2,) + tuple(image_shape), jnp.float32))
     return GanState(
-        common.TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
-                                 batch_stats=g_vars["batch_stats"]),
-        common.TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"],
-                                 tx=d_tx, batch_stats={}))
+        TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
+                          batch_stats=g_vars["batch_stats"]),
+        TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"], tx=d_tx,
+                          batch_stats={}))
 
   return jax.jit(init, out_shardings=parallel.replicated())()
 
@@ -159,8 +139,8 @@ def class_grid_sampler(generator, latent_dim: int, num_labels: int, key, columns
   z = jnp.tile(jax.random.normal(key, (1, columns, latent_dim)), (num_labels, 1, 1))
   z = z.reshape(num_labels * columns, latent_dim)
   labels = jnp.repeat(jnp.arange(num_labels), columns)
-  draw = jax.jit(lambda v: generator.apply(v, z, labels, train=False))
-  return lambda variables: image_grid(np.asarray(draw(variables)), columns)
+  draw = jax.jit(lambda v: pixels.tanh_to_unit(generator.apply(v, z, labels, train=False)))
+  return lambda variables: reporting.image_grid(draw(variables), columns)
 
 
 def teacher_agreement(teacher, dataset, sample, num_samples: int = 1000):
@@ -170,53 +150,46 @@ def teacher_agreement(teacher, dataset, sample, num_samples: int = 1000):
   def agree(variables, teacher_variables, key):
     images, labels = sample(variables, key, num_samples)
     logits = teacher.model.apply(teacher_variables,
-                                 image_data.from_tanh_range(images, dataset), train=False)
+                                 pixels.from_tanh_range(images, dataset.mean, dataset.std),
+                                 train=False)
     return jnp.mean(jnp.argmax(logits, -1) == labels)
 
   return lambda variables, key: float(agree(variables, teacher.variables, key))
 
 
-def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerator:
+def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   c = config[phase]
   dataset = image_data.load(config.data)
   num_labels = dataset.num_classes if c.conditional else 1
   size, channels = dataset.image_shape[0], dataset.image_shape[-1]
   generator, discriminator = build_networks(c, dataset.num_classes, channels, size)
-  path, writer = common.start_phase(config, phase, workdir)
+  p = shared.start(config, phase, workdir)
   parallel.check_batch_size(c.batch_size)
-  batcher = image_data.EpochBatcher(
-      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size,
-      seed=common.phase_seed(config.seed, phase))
+  batcher = batching.EpochBatcher(
+      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size, p.seed)
   num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
-  key = common.phase_key(config.seed, phase)
-  state = create_state(generator, discriminator, key, c, dataset.image_shape, num_steps)
-  repl = parallel.replicated()
-  step = jax.jit(make_step(generator, discriminator, c, num_labels), donate_argnums=0,
-                 in_shardings=(repl, parallel.batch_sharded(), repl), out_shardings=(repl, repl))
+  state = create_state(generator, discriminator, p.key, c, dataset.image_shape, num_steps)
   sample = make_sampler(generator, c.generator.latent_dim, num_labels)
-  grid = class_grid_sampler(generator, c.generator.latent_dim, num_labels,
-                            common.phase_key(config.seed, phase + "/grid"))
-  teacher = inputs.get(c.get("teacher", "") or None)
+  grid = class_grid_sampler(generator, c.generator.latent_dim, num_labels, p.subkey("grid"))
+  teacher = inputs.get(c.teacher or None)
   agreement = teacher_agreement(teacher, dataset, sample) if teacher and c.conditional else None
-  monitor_key = common.phase_key(config.seed, phase + "/monitor")
+  monitor_key = p.subkey("monitor")
 
-  def evaluate(s: GanState, step_done: int):
+  def evaluate(variables, step_done: int):
     """Monitoring only: a class-by-class sample grid, and the teacher's view of it."""
-    writer.write_images(step_done, {"samples_by_class": grid(s.generator.variables)})
-    return {"teacher_agreement": agreement(s.generator.variables, monitor_key)} if agreement else {}
+    p.writer.write_images(step_done, {"generator/samples_by_class": grid(variables)})
+    return {"teacher_agreement": agreement(variables, monitor_key)} if agreement else {}
 
-  settings = train_loop.LoopSettings.from_config(phase, workdir, c, num_steps)
-  result = train_loop.run(settings, state, lambda s, b: step(s, b, key), batcher.batch,
-                          writer, evaluate)
-  g_vars = result.state.generator.variables
-  metrics = evaluate(result.state, num_steps)
-  writer.write_scalars(num_steps, metrics)
-  writer.flush()
-  metrics.update(steps=num_steps, params=models.count_params(g_vars["params"]),
-                 discriminator_params=models.count_params(result.state.discriminator.params))
-  if result.trained_steps:
-    metrics["train_examples_per_sec"] = result.examples_per_sec
-  summary = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
-  print(f"[{phase}] finished after {num_steps} steps {summary}", flush=True)
-  reporting.record_results(workdir, phase, metrics)
-  return common.TrainedGenerator(generator, g_vars, c.generator, metrics, sample=sample)
+  extra = {"discriminator_params": models.count_params(state.critic.params)}
+  if c.checkpoint:  # a finished generator of another run instead of training
+    variables = shared.restore_handoff(p, state.generator.variables, "generator")
+    num_steps, result = 0, None
+  else:
+    step = shared.jit_step(make_step(generator, discriminator, c, num_labels))
+    reporting.write_real_grid(p.writer, dataset.train_images)
+    result = shared.train(p, state, step, batcher.batch, num_steps,
+                          evaluate=lambda s, done: evaluate(s.generator.variables, done))
+    variables = result.state.generator.variables
+  metrics = shared.finish(p, evaluate(variables, num_steps), num_steps, result,
+                          params=models.count_params(variables["params"]), **extra)
+  return TrainedGenerator(generator, variables, c.generator, metrics, sample)

@@ -20,37 +20,40 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_tsc import losses, models, parallel, train_loop
-from gan_tsc.data import images as image_data
-from gan_tsc.metrics import generator_quality as gq
-from gan_tsc.phases import common, wgan_gp
+from gan_tsc import losses, models, reporting
+from gan_tsc.data import batching
+from gan_tsc.ops import pixels
+from gan_tsc.phases import shared
+from gan_tsc.phases.shared import gan
+from gan_tsc.trained import TrainedGenerator, TrainState
 
 LOSSES = ("mse", "joint")
 
 
 @flax.struct.dataclass
 class CompressState:
-  student: common.TrainState
-  critic: Optional[common.TrainState] = None  # the joint loss's critic
+  student: TrainState
+  critic: Optional[TrainState] = None  # the joint loss's critic
 
 
 def make_step(student, teacher, critic, c):
-  """step(state, real_batches (n_critic, B, ...) uint8 or None, key, teacher_variables)."""
+  """step(state, {'image': (n_critic, B, ...) uint8} or None, key, teacher_variables)."""
   if c.loss not in LOSSES:
     raise ValueError(f"Unknown compress loss {c.loss!r}; choose one of {LOSSES} "
                      "(--config.<phase>.loss).")
   batch_size, latent_dim = c.batch_size, c.student.latent_dim
   joint = c.loss == "joint"
   alpha = c.alpha
+  score = lambda params, x, _: critic.apply({"params": params}, x)
 
-  def step(state: CompressState, real_batches, key, teacher_variables):
+  def step(state: CompressState, batch, key, teacher_variables):
     key = jax.random.fold_in(key, state.student.step)
     s, critic_state, metrics = state.student, state.critic, {}
     if joint:
-      make_fakes = lambda k: wgan_gp.train_mode_images(
+      make_fakes = lambda k, _: gan.train_mode_images(
           student, s, jax.random.normal(k, (batch_size, latent_dim)))
-      critic_state, metrics = wgan_gp.critic_updates(
-          critic, critic_state, image_data.to_tanh_range(real_batches), make_fakes,
+      critic_state, metrics = gan.critic_updates(
+          score, critic_state, pixels.to_tanh_range(batch["image"]), None, make_fakes,
           jax.random.fold_in(key, 0), c.gradient_penalty)
     z = jax.random.normal(jax.random.fold_in(key, 1), (batch_size, latent_dim))
     target = teacher.apply(teacher_variables, z, train=False)
@@ -75,25 +78,18 @@ def make_step(student, teacher, critic, c):
   return step
 
 
-def jit_step(step_fn, with_data: bool):
-  repl = parallel.replicated()
-  return jax.jit(step_fn, donate_argnums=0,
-                 in_shardings=(repl, parallel.stacked_batch_sharded() if with_data else None, repl, repl),
-                 out_shardings=(repl, repl))
-
-
 def create_state(student, critic, key, c, image_shape) -> CompressState:
   s_key, c_key = jax.random.split(key)
-  s_state, _ = common.create_generator_state(student, s_key, (c.student.latent_dim,),
+  s_state, _ = shared.create_generator_state(student, s_key, (c.student.latent_dim,),
                                              c.optimizer, c.num_steps)
   if c.loss != "joint":
     return CompressState(s_state)
-  c_state = wgan_gp.create_critic_state(critic, c_key, image_shape, c.critic_optimizer,
-                                        c.num_steps * c.n_critic)
+  c_state, _ = shared.create_classifier_state(critic, c_key, image_shape, c.critic_optimizer,
+                                              c.num_steps * c.n_critic)
   return CompressState(s_state, c_state)
 
 
-def check_pair(teacher: common.TrainedGenerator, c, phase: str) -> None:
+def check_pair(teacher: TrainedGenerator, c, phase: str) -> None:
   """The student must map the teacher's latents to the teacher's image shape."""
   t = teacher.model_config
   for key in ("image_size", "channels", "latent_dim"):
@@ -105,52 +101,52 @@ def check_pair(teacher: common.TrainedGenerator, c, phase: str) -> None:
     raise ValueError(f"{phase}.alpha={c.alpha} must lie in [0, 1].")
 
 
-def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerator:
+def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   c = config[phase]
-  if c.teacher not in inputs or not isinstance(inputs[c.teacher], common.TrainedGenerator):
+  if c.teacher not in inputs or not isinstance(inputs[c.teacher], TrainedGenerator):
     raise ValueError(f"{phase}.teacher={c.teacher!r} names no generator phase that runs before it.")
-  teacher: common.TrainedGenerator = inputs[c.teacher]
+  teacher: TrainedGenerator = inputs[c.teacher]
   check_pair(teacher, c, phase)
-  if c.loss == "joint":
-    wgan_gp.check_phase(c, phase)
-  parallel.check_batch_size(c.batch_size)
-  dataset = wgan_gp.load_dataset(config.data)
-  student = wgan_gp.build_generator(c.student)
-  critic = wgan_gp.build_critic(c.critic, c.student.image_size) if c.loss == "joint" else None
-  sample = wgan_gp.sample_fn(student)
-  evaluator, extractor_name = gq.evaluator_for(config, inputs, dataset, sample)
-  path, writer = common.start_phase(config, phase, workdir)
-  key = common.phase_key(config.seed, phase)
-  state = create_state(student, critic, wgan_gp.init_key(config, phase), c, dataset.image_shape)
-  if c.loss == "joint":
-    batch_fn = wgan_gp.StackedBatcher(dataset.train_images, c.batch_size, c.n_critic,
-                                      common.phase_seed(config.seed, phase)).batch
-  else:
-    batch_fn = lambda _: None  # data-free: latents only
-  step = jit_step(make_step(student, teacher.model, critic, c), c.loss == "joint")
-  grid_z = wgan_gp.grid_latents(config, phase, c.student.latent_dim)
+  joint = c.loss == "joint"
+  dataset, student, critic, evaluator, extractor_name, p = gan.start_dcgan_phase(
+      config, phase, workdir, inputs, c.student, with_critic=joint)
+  state = create_state(student, critic, shared.init_key(config.seed, phase), c,
+                       dataset.image_shape)
+  extra = {"teacher": c.teacher, "loss": c.loss}
+  if joint:
+    extra.update(alpha=c.alpha, critic_params=models.count_params(state.critic.params))
+  grid_z = gan.grid_latents(config, c.student.latent_dim)
   grid = jax.jit(lambda v, tv: (student.apply(v, grid_z, train=False),
                                 teacher.model.apply(tv, grid_z, train=False)))
 
-  def write_grid(s: CompressState, step_done: int):
-    students, teachers = (np.asarray(x) for x in grid(s.student.variables, teacher.variables))
-    writer.write_images(step_done, {"teacher_vs_student": gq.side_by_side(
-        gq.image_grid(teachers), gq.image_grid(students))})
+  def write_grid(variables, step_done: int):
+    students, teachers = (np.asarray(x) for x in grid(variables, teacher.variables))
+    p.writer.write_images(step_done, {"generator/teacher_vs_student": reporting.side_by_side(
+        reporting.image_grid(pixels.tanh_to_unit(teachers)),
+        reporting.image_grid(pixels.tanh_to_unit(students)))})
     return float(np.mean((students - teachers) ** 2))
+
+  def final(variables, num_steps, result=None):
+    compression = teacher.metrics["params"] / models.count_params(variables["params"])
+    return gan.rate(p, student, variables, evaluator, extractor_name, num_steps,
+                              c.student, result, grid_mse_to_teacher=write_grid(variables, num_steps),
+                              compression=compression, **extra)
+
+  if c.checkpoint:  # a finished student of another run instead of training
+    return final(shared.restore_handoff(p, state.student.variables, "student"), 0)
+  if joint:
+    batch_fn = batching.EpochBatcher({"image": dataset.train_images}, c.batch_size, p.seed,
+                                     stacks=c.n_critic).batch
+  else:
+    batch_fn = lambda _: None  # data-free: latents only
+  step = shared.jit_step(make_step(student, teacher.model, critic, c),
+                         batch="stacked" if joint else None, frozen=1)
 
   def evaluate(s: CompressState, step_done: int):
     """Monitoring only: the reported numbers are the final step's."""
-    grid_mse = write_grid(s, step_done)
+    grid_mse = write_grid(s.student.variables, step_done)
     return {**evaluator(s.student.variables), "grid_mse_to_teacher": grid_mse}
 
-  settings = train_loop.LoopSettings.from_config(phase, workdir, c, c.num_steps)
-  result = train_loop.run(settings, state, lambda s, b: step(s, b, key, teacher.variables),
-                          batch_fn, writer, evaluate)
-  extra = {"grid_mse_to_teacher": write_grid(result.state, c.num_steps),
-           "teacher": c.teacher, "loss": c.loss,
-           "compression": teacher.metrics["params"] / models.count_params(
-               result.state.student.params)}
-  if c.loss == "joint":
-    extra.update(alpha=c.alpha, critic_params=models.count_params(result.state.critic.params))
-  return wgan_gp.finish(config, phase, workdir, writer, result, result.state.student, student,
-                        c.student, evaluator, extractor_name, sample, extra)
+  result = shared.train(p, state, step, batch_fn, c.num_steps, teacher.variables,
+                        evaluate=evaluate)
+  return final(result.state.student.variables, c.num_steps, result)

@@ -13,24 +13,23 @@ The training data is never read; the test split only measures the student.
 
 from __future__ import annotations
 
-import dataclasses
-
 import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import logging
 
-from gan_tsc import losses, models, parallel, train_loop
+from gan_tsc import losses, models, parallel, reporting
 from gan_tsc.data import images as image_data
 from gan_tsc.metrics.classification import ClassifierEvaluator
-from gan_tsc.phases import common, supervised
+from gan_tsc.ops import pixels
+from gan_tsc.phases import shared
+from gan_tsc.trained import TrainedClassifier, TrainState
 
 
 @flax.struct.dataclass
 class DaflState:
-  generator: common.TrainState
-  student: common.TrainState
+  generator: TrainState
+  student: TrainState
 
 
 class DaflError(ValueError):
@@ -41,8 +40,8 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   """step(state, batch(None), key, teacher_variables) -> (state, metrics)."""
   weights = config_phase.loss_weights
   batch_size, latent_dim = config_phase.batch_size, config_phase.generator.latent_dim
-  temperature = config_phase.get("temperature", 1.0)
-  adversarial_weight = weights.get("adversarial", 0.0)
+  temperature = config_phase.temperature
+  adversarial_weight = weights.adversarial
   if adversarial_weight < 0:
     raise DaflError(f"loss_weights.adversarial must be >= 0 (0 = the paper), got "
                     f"{adversarial_weight}.")
@@ -99,23 +98,17 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   return step
 
 
-def jit_step(step_fn):
-  repl = parallel.replicated()
-  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, None, repl, repl),
-                 out_shardings=(repl, repl))
-
-
 def create_state(generator, student, key, config_phase, image_shape, num_steps):
   g_key, s_key = jax.random.split(key)
-  s_state, s_schedule = common.create_classifier_state(
+  s_state, s_schedule = shared.create_classifier_state(
       student, s_key, image_shape, config_phase.student_optimizer, num_steps)
-  g_state, g_schedule = common.create_generator_state(
+  g_state, g_schedule = shared.create_generator_state(
       generator, g_key, (config_phase.generator.latent_dim,), config_phase.generator_optimizer,
       num_steps)
   return DaflState(g_state, s_state), g_schedule, s_schedule
 
 
-def check_teacher(teacher: common.TrainedClassifier, generator, g_variables, config_phase,
+def check_teacher(teacher: TrainedClassifier, generator, g_variables, config_phase,
                   image_shape, key) -> None:
   """Refuses teachers DAFL cannot learn from, before any training."""
   gen_shape = (config_phase.generator.image_size, config_phase.generator.image_size,
@@ -133,11 +126,6 @@ def check_teacher(teacher: common.TrainedClassifier, generator, g_variables, con
         "one-hot and entropy losses need logits. Remove the final softmax from the teacher.")
 
 
-def _warn(message: str) -> None:
-  logging.warning(message)
-  print("WARNING " + message, flush=True)
-
-
 def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
   """Warns when one class takes most generated images for `patience` logs,
   and at once when the generator's images stop varying across the batch."""
@@ -146,7 +134,7 @@ def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
   def on_log(state, step, logged):
     del state
     if logged.get("generated_batch_std", 1.0) < 1e-3:
-      _warn(f"[{phase}] the generator's images no longer vary across the batch at step "
+      reporting.warn(f"[{phase}] the generator's images no longer vary across the batch at step "
             f"{step} (batch std {logged['generated_batch_std']:.2g}): it has died and the "
             "student learns nothing more. Lower generator_optimizer.learning_rate or raise "
             "batch_size, and rerun in a fresh workdir.")
@@ -158,60 +146,51 @@ def collapse_monitor(phase: str, patience: int, threshold: float = 0.9):
     if streak["n"] == patience:
       top = np.argsort(counts)[::-1][:5]
       hist = ", ".join(f"class {c}: {100 * counts[c] / counts.sum():.1f}%" for c in top)
-      _warn(f"[{phase}] the generator has collapsed: for {patience} log intervals up to "
+      reporting.warn(f"[{phase}] the generator has collapsed: for {patience} log intervals up to "
             f"step {step}, >{threshold:.0%} of generated images go to one class ({hist}). "
             "Raise loss_weights.information_entropy or lower generator_optimizer.learning_rate.")
 
   return on_log
 
 
-def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedClassifier:
+def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   c = config[phase]
   if c.teacher not in inputs:
     raise DaflError(f"{phase}.teacher={c.teacher!r} names no earlier phase of the pipeline.")
-  teacher: common.TrainedClassifier = inputs[c.teacher]
+  teacher: TrainedClassifier = inputs[c.teacher]
   dataset = image_data.load(config.data)  # test split only: the student's accuracy
-  common.check_num_classes(c.student, dataset.num_classes, phase)
-  generator = models.build_generator(c.generator)
-  if c.generator.get("output") == "pixels":  # pixels in the range the teacher was trained on
-    generator = generator.clone(pixel_mean=tuple(dataset.mean), pixel_std=tuple(dataset.std))
+  shared.check_num_classes(c.student, dataset.num_classes, phase)
+  generator = models.build_generator(c.generator, pixel_mean=dataset.mean,
+                                     pixel_std=dataset.std)
   student = models.build_classifier(c.student)
-  path, writer = common.start_phase(config, phase, workdir)
+  p = shared.start(config, phase, workdir)
   parallel.check_batch_size(c.batch_size)
-  key = common.phase_key(config.seed, phase)
-  state, g_schedule, s_schedule = create_state(generator, student, key, c, dataset.image_shape,
+  state, g_schedule, s_schedule = create_state(generator, student, p.key, c, dataset.image_shape,
                                                c.num_steps)
-  check_teacher(teacher, generator, state.generator.variables, c, dataset.image_shape, key)
-  step = jit_step(make_step(generator, teacher.model, student, c, g_schedule, s_schedule))
+  check_teacher(teacher, generator, state.generator.variables, c, dataset.image_shape, p.key)
   evaluator = ClassifierEvaluator(student, dataset, c.eval_batch_size)
-  sample_z = jax.random.normal(common.phase_key(config.seed, phase + "/samples"),
-                               (64, c.generator.latent_dim))
+  evaluate = lambda variables: {f"test_{k}": v for k, v in evaluator(variables).items()}
+  if c.checkpoint:  # the student of a finished run instead of training
+    variables = shared.restore_classifier(p, student, dataset.image_shape, "student")
+    return shared.finish_classifier(p, student, c.student, variables, evaluate, 0)
+
+  step = shared.jit_step(make_step(generator, teacher.model, student, c, g_schedule, s_schedule),
+                         batch=None, frozen=1)
+  sample_z = jax.random.normal(p.subkey("samples"), (64, c.generator.latent_dim))
   sample = jax.jit(lambda v: generator.apply(v, sample_z, mutable=["batch_stats"])[0])
 
-  def evaluate(s: DaflState, step_done: int):
+  def write_samples(s: DaflState, step_done: int):
+    unit = pixels.normalized_to_unit(sample(s.generator.variables), dataset.mean, dataset.std)
+    p.writer.write_images(step_done, {"generator/samples": reporting.image_grid(unit)})
+
+  def evaluate_during(s: DaflState, step_done: int):
     """Monitoring only: the reported accuracy is the final step's."""
-    writer.write_images(step_done, {"generated": image_grid(np.asarray(sample(s.generator.variables)))})
-    return {f"test_{k}": v for k, v in evaluator(s.student.variables).items()}
+    write_samples(s, step_done)
+    return evaluate(s.student.variables)
 
-  settings = train_loop.LoopSettings.from_config(phase, workdir, c, c.num_steps)
-  result = train_loop.run(
-      settings, state, lambda s, b: step(s, b, key, teacher.variables), lambda _: None, writer,
-      evaluate, on_log=collapse_monitor(phase, c.get("collapse_patience", 5)))
-  writer.write_images(c.num_steps, {"generated": image_grid(np.asarray(
-      sample(result.state.generator.variables)))})
-  student_evaluate = lambda s_state, _: {f"test_{k}": v for k, v in evaluator(s_state.variables).items()}
-  return supervised.finish(phase, workdir, writer, dataclasses.replace(result, state=result.state.student),
-                           student_evaluate, student, c.student, c.num_steps)
-
-
-def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
-  """(N, H, W, C) any range -> one (1, rows*H, columns*W, C) image in [0, 1]."""
-  n, h, w, ch = images.shape
-  rows = -(-n // columns)
-  lo, hi = images.min(), images.max()
-  images = (images - lo) / max(hi - lo, 1e-8)
-  grid = np.ones((rows * h, columns * w, ch), np.float32)
-  for i, image in enumerate(images):
-    r, col = divmod(i, columns)
-    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-  return grid[None]
+  reporting.write_real_grid(p.writer, dataset.test_images)
+  result = shared.train(p, state, step, lambda _: None, c.num_steps, teacher.variables,
+                        evaluate=evaluate_during, on_log=collapse_monitor(phase, c.collapse_patience))
+  write_samples(result.state, c.num_steps)
+  return shared.finish_classifier(p, student, c.student, result.state.student.variables,
+                                  evaluate, c.num_steps, result)

@@ -23,7 +23,8 @@ from sklearn.ensemble import RandomForestClassifier
 
 from gan_tsc import forests, reporting
 from gan_tsc.data import tabular as tabular_data
-from gan_tsc.phases import common, tabular_gan
+from gan_tsc.phases import shared
+from gan_tsc.trained import TrainedGenerator
 
 
 @dataclasses.dataclass
@@ -37,7 +38,7 @@ def run(config, phase: str, workdir: str, inputs: dict) -> ForestOutput:
   c = config[phase]
   dataset = tabular_data.load(config.data)
   generated = _generator(c, dataset, inputs, phase)
-  rows = tuple(c.get("rows", None) or forests.DEFAULT_ROWS)
+  rows = tuple(c.rows or forests.DEFAULT_ROWS)
   if generated is None:
     rows = tuple(r for r in rows if forests.ROWS[r][2] != "gan")
   _check_settings(c, phase)
@@ -52,29 +53,29 @@ def run(config, phase: str, workdir: str, inputs: dict) -> ForestOutput:
     if finished.get("settings") == settings:
       with open(table_path) as f:
         markdown = f.read()
-      print(f"[{phase}] finished earlier; its table ({table_path}):\n{markdown}", flush=True)
+      reporting.say(f"[{phase}] finished earlier; its table ({table_path}):\n{markdown}")
       return ForestOutput(None, markdown, finished)
-    print(f"[{phase}] the table in {table_path} was made with other settings, data or "
-          "generator; computing it again.", flush=True)
+    reporting.say(f"[{phase}] the table in {table_path} was made with other settings, data "
+                  "or generator; computing it again.")
 
-  path, writer = common.start_phase(config, phase, workdir)
+  p = shared.start(config, phase, workdir)
   seconds = {}
   start = time.perf_counter()
   teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels,
                                 c.model.teacher_trees, config.seed, c.n_jobs)
   seconds["teacher_fit"] = time.perf_counter() - start
-  synthetic = _synthetic_sources(c, dataset, generated, rows, common.phase_key(config.seed, phase),
+  synthetic = _synthetic_sources(c, dataset, generated, rows, p.key,
                                  config.seed, seconds)
   table = forests.compression_table(
       dataset, teacher, synthetic, rows=rows, tree_counts=tuple(c.model.tree_counts),
       num_seeds=c.num_seeds, seed=config.seed, n_jobs=c.n_jobs)
   table.seconds.update(seconds)
   markdown = table.markdown()
-  print(f"[{phase}] {dataset.name}: {len(dataset.train_features)} training rows, "
-        f"{c.synthetic_multiplier}x synthetic rows per source\n{markdown}", flush=True)
+  reporting.say(f"[{phase}] {dataset.name}: {len(dataset.train_features)} training rows, "
+                f"{c.synthetic_multiplier}x synthetic rows per source\n{markdown}")
   reporting.write_file(table_path, markdown)
-  writer.write_texts(0, {"table": markdown})
-  writer.flush()
+  p.writer.write_texts(0, {"eval/table": markdown})
+  p.writer.flush()
   results = table.to_json()
   results["test_accuracy"] = float(np.mean(
       teacher.predict(dataset.test_features) == dataset.test_labels))  # the teacher's
@@ -115,7 +116,7 @@ def _generator(c, dataset, inputs: dict, phase: str):
                               "the pipeline; set it to the tabular `gan` phase, or '' for no GAN rows.")
   generated = inputs[c.generator]
   width = getattr(generated.model, "num_features", None)
-  if not isinstance(generated, common.TrainedGenerator) or width is None:
+  if not isinstance(generated, TrainedGenerator) or width is None:
     raise forests.ForestError(f"{phase}.generator={c.generator!r} is not a tabular GAN phase.")
   if width != dataset.num_features:
     raise forests.ForestError(
@@ -134,7 +135,8 @@ def _synthetic_sources(c, dataset, generated, rows, key, seed: int, seconds: dic
   sources = {}
   if "gan" in needed:
     def draw_gan(s):
-      fake = tabular_gan.sample_rows(generated, jax.random.fold_in(key, s), n)[0]
+      fake = generated.sample_on_host(jax.random.fold_in(key, s), n)[0]
+      fake = fake.astype(np.float64)
       return np.clip(fake, lo, hi) if clip else fake
     sources["gan"] = draw_gan
   if "munge" in needed:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
-from absl import logging
 
-from gan_tsc import checkpoints, models, parallel, reporting, train_loop
+from gan_tsc import models, parallel, train_loop
+from gan_tsc.data import batching
 from gan_tsc.data import images as image_data
 from gan_tsc.metrics.classification import ClassifierEvaluator
-from gan_tsc.phases import common
+from gan_tsc.phases import shared
+from gan_tsc.trained import TrainedClassifier, TrainState
 
 
 def make_train_step(model, dataset: image_data.ImageDataset, schedule):
   """step(state, batch, key) -> (state, metrics); cross-entropy on labels."""
 
-  def train_step(state: common.TrainState, batch, key):
+  def train_step(state: TrainState, batch, key):
     key = jax.random.fold_in(key, state.step)
     images = image_data.preprocess(batch["image"], dataset, key, train=True)
 
@@ -41,59 +42,28 @@ def make_train_step(model, dataset: image_data.ImageDataset, schedule):
   return train_step
 
 
-def jit_step(step_fn):
-  """jit with the state replicated and donated, the batch sharded on 'data'."""
-  return jax.jit(step_fn, donate_argnums=0,
-                 in_shardings=(parallel.replicated(), parallel.batch_sharded(), parallel.replicated()),
-                 out_shardings=(parallel.replicated(), parallel.replicated()))
-
-
-def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> common.TrainedClassifier:
+def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> TrainedClassifier:
   del inputs  # the first phase of a pipeline
   c = config[phase]
   dataset = dataset or image_data.load(config.data)
-  common.check_num_classes(c.model, dataset.num_classes, phase)
+  shared.check_num_classes(c.model, dataset.num_classes, phase)
   model = models.build_classifier(c.model)
-  path, writer = common.start_phase(config, phase, workdir)
-  evaluator = ClassifierEvaluator(model, dataset, c.get("eval_batch_size", 500))
+  p = shared.start(config, phase, workdir)
+  evaluator = ClassifierEvaluator(model, dataset, c.eval_batch_size)
+  evaluate = lambda variables: {f"test_{k}": v for k, v in evaluator(variables).items()}
 
-  if c.get("checkpoint", ""):
-    expected = jax.eval_shape(lambda: models.init_variables(
-        model, jax.random.PRNGKey(0), dataset.image_shape))
-    variables = parallel.replicate(checkpoints.restore_model_variables(c.checkpoint, expected))
-    metrics = {f"test_{k}": v for k, v in evaluator(variables).items()}
-    metrics["restored_from"] = c.checkpoint
-    print(f"[{phase}] restored from {c.checkpoint}: test accuracy "
-          f"{metrics['test_accuracy']:.4f}", flush=True)
-    reporting.record_results(workdir, phase, metrics)
-    return common.TrainedClassifier(model, variables, c.model, metrics)
+  if c.checkpoint:  # a finished classifier of another run instead of training
+    variables = shared.restore_classifier(p, model, dataset.image_shape)
+    return shared.finish_classifier(p, model, c.model, variables, evaluate, 0)
 
   parallel.check_batch_size(c.batch_size)
-  batcher = image_data.EpochBatcher(
-      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size,
-      seed=common.phase_seed(config.seed, phase))
+  batcher = batching.EpochBatcher(
+      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size, seed=p.seed)
   num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
-  key = common.phase_key(config.seed, phase)
-  state, schedule = common.create_classifier_state(
-      model, key, dataset.image_shape, c.optimizer, num_steps)
-  step = jit_step(make_train_step(model, dataset, schedule))
-  evaluate = lambda s, _: {f"test_{k}": v for k, v in evaluator(s.variables).items()}
-  settings = train_loop.LoopSettings.from_config(phase, workdir, c, num_steps)
-  result = train_loop.run(settings, state, lambda s, b: step(s, b, key), batcher.batch,
-                          writer, evaluate)
-  return finish(phase, workdir, writer, result, evaluate, model, c.model, num_steps)
-
-
-def finish(phase, workdir, writer, result, evaluate, model, model_config, num_steps):
-  """Final-step evaluation (never a chosen checkpoint), recorded in results.json."""
-  metrics = evaluate(result.state, num_steps)
-  writer.write_scalars(num_steps, metrics)
-  writer.flush()
-  metrics.update(steps=num_steps, params=models.count_params(result.state.params))
-  if result.trained_steps:
-    metrics["train_examples_per_sec"] = result.examples_per_sec
-  logging.info("[%s] final: %s", phase, metrics)
-  print(f"[{phase}] final test accuracy {metrics['test_accuracy']:.4f} "
-        f"after {num_steps} steps", flush=True)
-  reporting.record_results(workdir, phase, metrics)
-  return common.TrainedClassifier(model, result.state.variables, model_config, metrics)
+  state, schedule = shared.create_classifier_state(model, p.key, dataset.image_shape,
+                                                   c.optimizer, num_steps)
+  step = shared.jit_step(make_train_step(model, dataset, schedule))
+  result = shared.train(p, state, step, batcher.batch, num_steps,
+                        evaluate=lambda s, _: evaluate(s.variables))
+  return shared.finish_classifier(p, model, c.model, result.state.variables, evaluate,
+                                  num_steps, result)

@@ -24,7 +24,7 @@ it. Samples are drawn from the members in turn (row j from member j mod K),
 so each contributes equally and no one run's quirks dominate the synthetic
 set (configs/gan_tsc_magic.py says what it is worth there).
 
-The phase hands later phases a `common.TrainedGenerator` whose `sample(
+The phase hands later phases a `TrainedGenerator` whose `sample(
 variables, key, n)` returns (rows, labels): rows in the data's OWN units
 (de-standardised, what the teacher was trained on) and labels drawn with the
 training class frequencies. With `checkpoint` set, the phase trains nothing and
@@ -36,28 +36,26 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any
-
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gan_tsc import checkpoints, losses, models, optim, parallel, reporting, train_loop
+from gan_tsc.data import batching
 from gan_tsc.data import tabular as tabular_data
-from gan_tsc.models import generators
-from gan_tsc.phases import common
+from gan_tsc.phases import shared
+from gan_tsc.phases.shared import gan
+from gan_tsc.phases.shared.gan import GanState
+from gan_tsc.trained import TrainedGenerator, TrainState
+
+# The state's `generator_ema` is an exponential moving average of the
+# generator's parameters: what the phase hands on. A WGAN's generator keeps
+# circling the optimum at a constant learning rate; the average sits nearer
+# it (equal to `generator.params` when generator_ema_decay is 0).
 
 
-@flax.struct.dataclass
-class GanState:
-  generator: common.TrainState
-  critic: common.TrainState
-  # Exponential moving average of the generator's parameters: what the phase
-  # hands on. A WGAN's generator keeps circling the optimum at a constant
-  # learning rate; the average sits nearer it (equal to `generator.params`
-  # when generator_ema_decay is 0).
-  generator_ema: Any
+# Rows per compiled draw when the generator's rows are drawn on the host.
+SAMPLE_CHUNK = 32768
 
 
 class TabularGanError(ValueError):
@@ -96,14 +94,12 @@ class Conditions:
 
 def build_models(c, dataset: tabular_data.TabularDataset, num_conditions: int):
   """The generator and critic; both take one-hot condition ids (classes, or clusters)."""
-  generator = generators.TabularGenerator(
-      dataset.num_features, num_conditions, tuple(c.generator.hidden), c.generator.latent_dim)
-  critic = generators.TabularCritic(num_conditions, tuple(c.critic.hidden))
-  return generator, critic
+  data = dict(num_features=dataset.num_features, num_labels=num_conditions)
+  return models.build_generator(c.generator, **data), models.build_adversary(c.critic, **data)
 
 
 def ensemble_size(c) -> int:
-  members = c.get("ensemble_size", 1)
+  members = c.ensemble_size
   if members < 1:
     raise TabularGanError(f"ensemble_size={members}: train at least one GAN "
                           "(--config.gan.ensemble_size=1 for a single GAN).")
@@ -122,10 +118,8 @@ def create_state(generator, critic, key, c, num_features: int, num_steps: int):
     g_params = generator.init(g_key, jnp.zeros((2, c.generator.latent_dim)), labels)["params"]
     d_params = critic.init(d_key, jnp.zeros((2, num_features)), labels)["params"]
     return GanState(
-        common.TrainState.create(apply_fn=generator.apply, params=g_params, tx=g_tx,
-                                 batch_stats={}),
-        common.TrainState.create(apply_fn=critic.apply, params=d_params, tx=d_tx,
-                                 batch_stats={}),
+        TrainState.create(apply_fn=generator.apply, params=g_params, tx=g_tx, batch_stats={}),
+        TrainState.create(apply_fn=critic.apply, params=d_params, tx=d_tx, batch_stats={}),
         g_params)
 
   def init_members():
@@ -142,35 +136,17 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
   members' means.
   """
   latent_dim, penalty_weight = c.generator.latent_dim, c.gradient_penalty
-  ema_decay = c.get("generator_ema_decay", 0.0)
+  ema_decay = c.generator_ema_decay
+  score = lambda params, x, labels: critic.apply({"params": params}, x, labels)
 
   def step(state: GanState, batch, key):
     key = jax.random.fold_in(key, state.generator.step)
     g_params = state.generator.params
-    batch_size = batch["label"].shape[1]
-
-    def critic_update(d_state, inputs):
-      real, labels, index = inputs
-      z_key, penalty_key = jax.random.split(jax.random.fold_in(key, index))
-      z = jax.random.normal(z_key, (batch_size, latent_dim))
-      fake = generator.apply({"params": g_params}, z, labels)
-
-      def loss_fn(d_params):
-        score = lambda x: critic.apply({"params": d_params}, x, labels)
-        distance_loss = losses.wgan_critic_loss(score(real), score(fake))
-        penalty = losses.gradient_penalty(score, real, fake, penalty_key)
-        return distance_loss + penalty_weight * penalty, (distance_loss, penalty)
-
-      (loss, (distance_loss, penalty)), grads = jax.value_and_grad(
-          loss_fn, has_aux=True)(d_state.params)
-      metrics = {"critic_loss": loss, "wasserstein_estimate": -distance_loss,
-                 "gradient_penalty": penalty}
-      return d_state.apply_gradients(grads=grads), metrics
-
-    n_critic = batch["label"].shape[0]
-    d_state, d_metrics = jax.lax.scan(
-        critic_update, state.critic,
-        (batch["features"], batch["label"], jnp.arange(n_critic)))
+    n_critic, batch_size = batch["label"].shape
+    make_fakes = lambda k, labels: generator.apply(
+        {"params": g_params}, jax.random.normal(k, (batch_size, latent_dim)), labels)
+    d_state, metrics = gan.critic_updates(score, state.critic, batch["features"], batch["label"],
+                                          make_fakes, key, penalty_weight)
 
     labels = batch["label"][-1]
     z = jax.random.normal(jax.random.fold_in(key, n_critic), (batch_size, latent_dim))
@@ -181,7 +157,6 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
 
     (g_loss, fake), g_grads = jax.value_and_grad(generator_loss, has_aux=True)(g_params)
     real = batch["features"][-1]
-    metrics = {k: jnp.mean(v) for k, v in d_metrics.items()}
     metrics.update(
         generator_loss=g_loss,
         # Cheap sample-quality curves: how far the fake batch's per-feature
@@ -203,44 +178,6 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
     return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
   return ensemble_step
-
-
-def jit_step(step_fn):
-  repl = parallel.replicated()
-  return jax.jit(step_fn, donate_argnums=0, in_shardings=(repl, parallel.stacked_batch_sharded(), repl),
-                 out_shardings=(repl, repl))
-
-
-class CriticBatcher:
-  """n_critic real batches per step, drawn without replacement epoch by epoch.
-
-  `batch(step)` depends only on (seed, step), so a resumed run sees the very
-  batches a straight run would have.
-  """
-
-  def __init__(self, features: np.ndarray, labels: np.ndarray, batch_size: int,
-               n_critic: int, seed: int):
-    self.features, self.labels = features.astype(np.float32), labels.astype(np.int32)
-    self.batch_size, self.n_critic, self.seed = batch_size, n_critic, seed
-    rows_per_step = batch_size * n_critic
-    if rows_per_step > len(features):
-      raise ValueError(
-          f"batch_size × n_critic = {rows_per_step} exceeds the {len(features)} training "
-          "rows; lower --config.gan.batch_size or --config.gan.n_critic.")
-    self.steps_per_epoch = len(features) // rows_per_step
-    self._epoch, self._order = -1, None
-
-  def batch(self, step: int) -> dict:
-    epoch, index = divmod(step, self.steps_per_epoch)
-    if epoch != self._epoch:
-      self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.features))
-      self._epoch = epoch
-    rows_per_step = self.batch_size * self.n_critic
-    rows = self._order[index * rows_per_step:(index + 1) * rows_per_step]
-    rows = rows.reshape(self.n_critic, self.batch_size)[:, parallel.host_slice(self.batch_size)]
-    sharding = parallel.stacked_batch_sharded()
-    return {k: jax.make_array_from_process_local_data(sharding, v[rows])
-            for k, v in (("features", self.features), ("label", self.labels))}
 
 
 TRANSFORMS = ("standardize", "quantile")
@@ -292,6 +229,8 @@ def make_sampler(generator, latent_dim: int, conditions: Conditions,
                  transform: FeatureTransform):
   """sample(variables, key, n) -> (rows in the data's units, labels), jitted, n static.
 
+  The TrainedGenerator contract; labels cannot be chosen (they are drawn).
+
   `variables['params']` carry a leading member axis (see `ensemble_size`); row
   j comes from member j mod K. Conditions (so classes) are drawn with their
   training frequencies.
@@ -300,7 +239,10 @@ def make_sampler(generator, latent_dim: int, conditions: Conditions,
   to_class = jnp.asarray(conditions.to_class)
 
   @functools.partial(jax.jit, static_argnums=2)
-  def sample(variables, key, n: int):
+  def sample(variables, key, n: int, labels=None):
+    if labels is not None:
+      raise TabularGanError("The tabular GAN draws its own classes (training frequencies); "
+                            "it takes no labels.")
     members = jax.tree.leaves(variables["params"])[0].shape[0]
     per_member = -(-n // members)
     condition_key, z_key = jax.random.split(key)
@@ -315,17 +257,6 @@ def make_sampler(generator, latent_dim: int, conditions: Conditions,
     return transform.inverse(rows), to_class[ids[:n]]
 
   return sample
-
-
-def sample_rows(generated: common.TrainedGenerator, key, n: int, chunk: int = 32768):
-  """n rows and labels as numpy, drawn in fixed-size chunks (one compile)."""
-  chunk = min(chunk, n)
-  rows, labels = [], []
-  for start in range(0, n, chunk):
-    r, y = generated.sample(generated.variables, jax.random.fold_in(key, start // chunk), chunk)
-    rows.append(np.asarray(r))
-    labels.append(np.asarray(y))
-  return np.concatenate(rows)[:n].astype(np.float64), np.concatenate(labels)[:n]
 
 
 def sample_statistics(rows: np.ndarray, labels: np.ndarray,
@@ -397,34 +328,26 @@ def check_generator_fits(params: dict, dataset: tabular_data.TabularDataset, whe
 def check_source_run(c, directory: str) -> None:
   """Refuses another run's gan phase that did not finish, or that decodes rows otherwise.
 
-  Reads the phase's config.json beside its checkpoints: the latest step must
-  be its last, and its feature transform and conditioning must be this
-  config's (the same weights decode to other rows under another transform).
+  The run must have finished (its latest step is its final one), and its
+  feature transform and conditioning must be this config's (the same
+  weights decode to other rows under another transform).
   """
+  checkpoints.check_finished(directory)
   source_config = os.path.join(os.path.dirname(directory), "config.json")
   if not os.path.exists(source_config):
-    return  # a bare checkpoints folder: only its shapes can be checked
+    return
   with open(source_config) as f:
     source = json.load(f)
-  manager = checkpoints.read_only_manager(directory)
-  try:
-    latest = manager.latest_step()
-  finally:
-    manager.close()
-  if source.get("num_steps") and latest != source["num_steps"]:
-    raise TabularGanError(
-        f"{directory}: the run stopped at step {latest} of {source['num_steps']}; finish it "
-        "(rerun its command) before restoring its generator.")
-  for name, default in (("feature_transform", "standardize"), ("clusters_per_class", 1),
-                        ("ensemble_size", 1)):
-    theirs, ours = source.get(name, default), c.get(name, default)
+  for name in ("feature_transform", "clusters_per_class", "ensemble_size"):
+    theirs, ours = source.get(name), c[name]
     if theirs != ours:
       raise TabularGanError(
           f"The generator in {directory} was trained with {name}={theirs!r}, this config "
           f"has {ours!r}; set --config.<phase>.{name}={theirs!r}.")
 
 
-def _restore_finished(c, dataset, generator, num_conditions, key, phase: str) -> dict:
+def _restore_finished(p: shared.Phase, dataset, generator, num_conditions) -> dict:
+  c = p.c
   directory = checkpoints.find_checkpoint_dir(c.checkpoint)
   check_source_run(c, directory)
   params = stored_generator_params(directory)
@@ -433,79 +356,86 @@ def _restore_finished(c, dataset, generator, num_conditions, key, phase: str) ->
                        members)
   expected = jax.eval_shape(lambda: jax.vmap(lambda k: generator.init(
       k, jnp.zeros((1, c.generator.latent_dim)), jnp.zeros((1,), jnp.int32))["params"])(
-          jax.random.split(key, members)))
+          jax.random.split(p.key, members)))
   checkpoints.check_same_shapes(expected, params, directory)
-  print(f"[{phase}] restored the generator of {directory}", flush=True)
+  reporting.say(f"[{p.name}] restored the generator of {directory}")
   return parallel.replicate({"params": jax.tree.map(np.asarray, params), "batch_stats": {}})
+
+
+def fitted_batch_size(c, num_rows: int, phase: str) -> int:
+  """`batch_size`, lowered (with a warning) when n_critic batches would not fit the data."""
+  if c.batch_size * c.n_critic <= num_rows:
+    return c.batch_size
+  devices = jax.device_count()
+  fitted = num_rows // c.n_critic // devices * devices
+  if fitted < devices:
+    raise TabularGanError(
+        f"{phase}: {num_rows} training rows cannot fill {c.n_critic} critic batches of even "
+        f"{devices} rows; lower --config.{phase}.n_critic.")
+  reporting.warn(f"[{phase}] batch_size={c.batch_size} x n_critic={c.n_critic} exceeds the "
+                 f"{num_rows} training rows; training with batch_size={fitted} instead "
+                 f"(set --config.{phase}.batch_size to choose).")
+  return fitted
 
 
 # ----------------------------------------------------------------------------
 
 
-def run(config, phase: str, workdir: str, inputs: dict) -> common.TrainedGenerator:
+def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   del inputs  # trains on the data alone
   c = config[phase]
   dataset = tabular_data.load(config.data)
-  transform = FeatureTransform(c.get("feature_transform", "standardize"), dataset)
+  transform = FeatureTransform(c.feature_transform, dataset)
   rows = transform.forward(dataset.train_features)
   conditions = Conditions(rows, dataset.train_labels, dataset.num_classes,
-                          c.get("clusters_per_class", 1), config.seed)
+                          c.clusters_per_class, config.seed)
   generator, critic = build_models(c, dataset, conditions.num)
   sampler = make_sampler(generator, c.generator.latent_dim, conditions, transform)
-  path, writer = common.start_phase(config, phase, workdir)
-  key = common.phase_key(config.seed, phase)
+  p = shared.start(config, phase, workdir)
+  members = ensemble_size(c)
+  handoff = lambda variables, metrics: TrainedGenerator(
+      generator, variables, c.generator, metrics, sampler, sample_chunk=SAMPLE_CHUNK)
+  evaluate = lambda variables: _evaluate(handoff(variables, {}), dataset, p.key)
 
-  if c.get("checkpoint", ""):
-    variables = _restore_finished(c, dataset, generator, conditions.num, key, phase)
-    generated = common.TrainedGenerator(generator, variables, c.generator, {}, sampler)
-    metrics = {"restored_from": c.checkpoint, **_evaluate(generated, dataset, key)}
-    reporting.record_results(workdir, phase, metrics)
-    generated.metrics = metrics
-    return generated
-
-  ckpt_dir = os.path.join(path, "checkpoints")
-  phase_checkpoints = checkpoints.PhaseCheckpoints(path)
-  resuming = phase_checkpoints.latest_step()
-  phase_checkpoints.close()
-  if resuming:  # fail clearly on new data
-    check_generator_fits(stored_generator_params(ckpt_dir), dataset, ckpt_dir,
-                         c.generator.latent_dim, conditions.num, ensemble_size(c))
-  parallel.check_batch_size(c.batch_size)
-  batcher = CriticBatcher(rows, conditions.ids,
-                          c.batch_size, c.n_critic, common.phase_seed(config.seed, phase))
-  num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
-  state, g_schedule, d_schedule = create_state(generator, critic, key, c,
-                                               dataset.num_features, num_steps)
-  step = jit_step(make_step(generator, critic, c, g_schedule, d_schedule))
-  settings = train_loop.LoopSettings.from_config(phase, workdir, c, num_steps)
-  result = train_loop.run(settings, state, lambda s, b: step(s, b, key), batcher.batch, writer)
-
-  variables = {"params": result.state.generator_ema, "batch_stats": {}}
-  generated = common.TrainedGenerator(generator, variables, c.generator, {}, sampler)
-  metrics = _evaluate(generated, dataset, key)
-  writer.write_scalars(num_steps, metrics)
-  writer.flush()
-  metrics.update(steps=num_steps,
-                 ensemble_size=ensemble_size(c),  # the counts below are per member
-                 generator_params=models.count_params(_first_member(result.state.generator.params)),
-                 critic_params=models.count_params(_first_member(result.state.critic.params)))
-  if result.trained_steps:
+  if c.checkpoint:  # the generator of a finished run instead of training
+    variables = _restore_finished(p, dataset, generator, conditions.num)
+    num_steps, result, extra = 0, None, {}
+  else:
+    ckpt_dir = os.path.join(p.dir, "checkpoints")
+    phase_checkpoints = checkpoints.PhaseCheckpoints(p.dir)
+    resuming = phase_checkpoints.latest_step()
+    phase_checkpoints.close()
+    if resuming:  # fail clearly on new data
+      check_generator_fits(stored_generator_params(ckpt_dir), dataset, ckpt_dir,
+                           c.generator.latent_dim, conditions.num, members)
+    batch_size = fitted_batch_size(c, len(rows), phase)
+    parallel.check_batch_size(batch_size)
+    batcher = batching.EpochBatcher({"features": rows, "label": conditions.ids}, batch_size,
+                                    p.seed, stacks=c.n_critic,
+                                    hint=f"lower --config.{phase}.batch_size or .n_critic")
+    num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
+    state, g_schedule, d_schedule = create_state(generator, critic, p.key, c,
+                                                 dataset.num_features, num_steps)
+    step = shared.jit_step(make_step(generator, critic, c, g_schedule, d_schedule),
+                           batch="stacked")
+    result = shared.train(p, state, step, batcher.batch, num_steps)
+    variables = {"params": result.state.generator_ema, "batch_stats": {}}
+    first = lambda tree: jax.tree.map(lambda leaf: leaf[0], tree)  # counts are per member
+    extra = {"generator_params": models.count_params(first(result.state.generator.params)),
+             "critic_params": models.count_params(first(result.state.critic.params))}
+  metrics = evaluate(variables)
+  reporting.say(f"[{phase}] generated rows vs training rows (per class, in standard deviations): "
+                f"mean gap {metrics['sample_feature_mean_gap']:.3f}, std gap "
+                f"{metrics['sample_feature_std_gap']:.3f}, correlation gap "
+                f"{metrics['sample_correlation_gap']:.3f}")
+  if result is not None and result.trained_steps:
     # Real rows the critic read per second (n_critic batches per step).
-    metrics["train_examples_per_sec"] = result.examples_per_sec * c.n_critic
-  print(f"[{phase}] generated rows vs training rows (per class, in standard deviations): "
-        f"mean gap {metrics['sample_feature_mean_gap']:.3f}, std gap "
-        f"{metrics['sample_feature_std_gap']:.3f}, correlation gap "
-        f"{metrics['sample_correlation_gap']:.3f}", flush=True)
-  reporting.record_results(workdir, phase, metrics)
-  generated.metrics = metrics
-  return generated
+    extra["train_examples_per_sec"] = result.examples_per_sec * c.n_critic
+  metrics = shared.finish(p, metrics, num_steps, ensemble_size=members, **extra)
+  return handoff(variables, metrics)
 
 
-def _first_member(tree):
-  return jax.tree.map(lambda leaf: leaf[0], tree)
-
-
-def _evaluate(generated: common.TrainedGenerator, dataset, key) -> dict:
-  rows, labels = sample_rows(generated, jax.random.fold_in(key, 1 << 30),
-                             max(len(dataset.train_features), 1024))
-  return sample_statistics(rows, labels, dataset)
+def _evaluate(generated: TrainedGenerator, dataset, key) -> dict:
+  rows, labels = generated.sample_on_host(jax.random.fold_in(key, 1 << 30),
+                                          max(len(dataset.train_features), 1024))
+  return sample_statistics(rows.astype(np.float64), labels, dataset)
