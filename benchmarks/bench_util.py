@@ -15,8 +15,8 @@ def timed_pipeline_run(config, workdir: str):
   walls = {}
   original = pipeline.phase_runner
 
-  def timed_runner(kind):
-    run = original(kind)
+  def timed_runner(*kind):
+    run = original(*kind)
 
     def wrapped(config, phase, workdir, inputs):
       start = time.perf_counter()

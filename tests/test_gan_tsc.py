@@ -253,10 +253,11 @@ def test_digits_smoke_resume_tsc_score_and_restore(launcher, tmp_path):
                                            np.mean(tsc["real_set_accuracies"]))
   assert len(tsc["accuracies"]) == 2 and tsc["num_samples"] == 64
   assert os.path.exists(tmp_path / "a" / "tsc" / "table.md")
-  # A rerun finds every trained phase finished and trains nothing.
-  mtime = os.path.getmtime(tmp_path / "a" / "gan" / "checkpoints")
+  # A rerun finds every phase finished and trains nothing, the TSC Score included.
+  written = {path: os.path.getmtime(tmp_path / "a" / path)
+             for path in ("gan/checkpoints", "tsc/table.md")}
   launcher(args)
-  assert os.path.getmtime(tmp_path / "a" / "gan" / "checkpoints") == mtime
+  assert {path: os.path.getmtime(tmp_path / "a" / path) for path in written} == written
   # Another run takes the finished GAN instead of training one: the same generator.
   launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}/b",
             "--config.pipeline=('teacher', 'gan')", f"--config.gan.checkpoint={tmp_path}/a/gan"])

@@ -98,20 +98,24 @@ def digits_config(**teacher):
   return config
 
 
+def run_killed_at(config, workdir, step: int, monkeypatch) -> None:
+  """Runs `config` until the batch of `step` is asked for, as a kill there would stop it."""
+  original = batching.EpochBatcher.batch
+  def crash(self, at):
+    if at == step:
+      raise KeyboardInterrupt("simulated kill")
+    return original(self, at)
+  monkeypatch.setattr(batching.EpochBatcher, "batch", crash)
+  with pytest.raises(KeyboardInterrupt):
+    run_pipeline(config, workdir)
+  monkeypatch.setattr(batching.EpochBatcher, "batch", original)
+
+
 def test_resume_after_a_crash_equals_a_straight_run(tmp_path, monkeypatch):
   config = digits_config(num_steps=8, checkpoint_every_steps=3)
   straight = run_pipeline(config, tmp_path / "straight")["teacher"]
-
-  original = batching.EpochBatcher.batch
-  def crash_at_step_5(self, step):
-    if step == 5:
-      raise KeyboardInterrupt("simulated kill")
-    return original(self, step)
-  monkeypatch.setattr(batching.EpochBatcher, "batch", crash_at_step_5)
-  with pytest.raises(KeyboardInterrupt):
-    run_pipeline(config, tmp_path / "resumed")
+  run_killed_at(config, tmp_path / "resumed", 5, monkeypatch)
   assert checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "teacher")).latest_step() == 3
-  monkeypatch.setattr(batching.EpochBatcher, "batch", original)
   resumed = run_pipeline(config, tmp_path / "resumed")["teacher"]
   for a, b in zip(jax.tree.leaves(straight.variables), jax.tree.leaves(resumed.variables)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -152,15 +156,8 @@ def test_teacher_from_another_workdir(tmp_path):
 
 
 def test_a_run_that_did_not_finish_is_refused_with_its_step(tmp_path, monkeypatch):
-  original = batching.EpochBatcher.batch
-  def crash_at_step_3(self, step):
-    if step == 3:
-      raise KeyboardInterrupt("simulated kill")
-    return original(self, step)
-  monkeypatch.setattr(batching.EpochBatcher, "batch", crash_at_step_3)
-  with pytest.raises(KeyboardInterrupt):
-    run_pipeline(digits_config(num_steps=6, checkpoint_every_steps=2), tmp_path / "a")
-  monkeypatch.setattr(batching.EpochBatcher, "batch", original)
+  run_killed_at(digits_config(num_steps=6, checkpoint_every_steps=2), tmp_path / "a", 3,
+                monkeypatch)
   with pytest.raises(checkpoints.CheckpointError, match="did not finish: its latest checkpoint "
                      "is step 2 of 6"):
     run_pipeline(digits_config(checkpoint=str(tmp_path / "a" / "teacher")), tmp_path / "b")

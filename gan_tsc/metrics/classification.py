@@ -45,3 +45,7 @@ class ClassifierEvaluator:
       totals += np.asarray(self._batch_sums(variables, batch), np.float64)
     correct, loss, count = totals
     return {"accuracy": correct / count, "loss": loss / count}
+
+  def test_metrics(self, variables) -> dict[str, float]:
+    """The same, named as phases report them: test_accuracy, test_loss."""
+    return {f"test_{k}": v for k, v in self(variables).items()}

@@ -168,8 +168,7 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   state, g_schedule, s_schedule = create_state(generator, student, p.key, c, dataset.image_shape,
                                                c.num_steps)
   check_teacher(teacher, generator, state.generator.variables, c, dataset.image_shape, p.key)
-  evaluator = ClassifierEvaluator(student, dataset, c.eval_batch_size)
-  evaluate = lambda variables: {f"test_{k}": v for k, v in evaluator(variables).items()}
+  evaluate = ClassifierEvaluator(student, dataset, c.eval_batch_size).test_metrics
   if c.checkpoint:  # the student of a finished run instead of training
     variables = shared.restore_classifier(p, student, dataset.image_shape, "student")
     return shared.finish_classifier(p, student, c.student, variables, evaluate, 0)

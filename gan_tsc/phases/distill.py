@@ -53,8 +53,7 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   if generator is not None:
     check_generator(generator, dataset.image_shape, phase)
   p = shared.start(config, phase, workdir)
-  evaluator = ClassifierEvaluator(student, dataset, c.eval_batch_size)
-  evaluate = lambda variables: {f"test_{k}": v for k, v in evaluator(variables).items()}
+  evaluate = ClassifierEvaluator(student, dataset, c.eval_batch_size).test_metrics
   if c.checkpoint:  # a finished student of another run instead of training
     variables = shared.restore_classifier(p, student, dataset.image_shape)
     return shared.finish_classifier(p, student, c.student, variables, evaluate, 0)

@@ -49,8 +49,7 @@ def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> Trained
   shared.check_num_classes(c.model, dataset.num_classes, phase)
   model = models.build_classifier(c.model)
   p = shared.start(config, phase, workdir)
-  evaluator = ClassifierEvaluator(model, dataset, c.eval_batch_size)
-  evaluate = lambda variables: {f"test_{k}": v for k, v in evaluator(variables).items()}
+  evaluate = ClassifierEvaluator(model, dataset, c.eval_batch_size).test_metrics
 
   if c.checkpoint:  # a finished classifier of another run instead of training
     variables = shared.restore_classifier(p, model, dataset.image_shape)
