@@ -17,8 +17,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from gan_tsc.errors import UserError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
   """A checkpoint that does not fit what the config asks for."""
 
 

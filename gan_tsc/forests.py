@@ -37,6 +37,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from gan_tsc.errors import UserError
+
 # key -> (label, real rows?, synthetic source or None, labels from)
 ROWS = {
     "no_teacher_regressor": ("no teacher (regressor)", True, None, "truth"),
@@ -52,7 +54,7 @@ DEFAULT_ROWS = ("no_teacher_regressor", "training", "gan", "training_gan", "mung
                 "no_teacher_classifier", "training_gmm")
 
 
-class ForestError(ValueError):
+class ForestError(UserError, ValueError):
   """A forest setup that cannot run; the message says what to change."""
 
 

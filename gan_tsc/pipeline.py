@@ -17,7 +17,8 @@ import os
 
 from absl import logging
 
-from gan_tsc import reporting
+from gan_tsc import reporting, validation, workdirs
+from gan_tsc.errors import ConfigError
 
 # kind -> module under gan_tsc.phases with a `run` function.
 PHASE_KINDS = {
@@ -36,51 +37,56 @@ GAN_MODULES = {"image": "acgan", "tabular": "tabular_gan"}
 
 def phase_runner(kind: str, data_kind: str = "image"):
   if kind not in PHASE_KINDS:
-    raise ValueError(f"Unknown phase kind {kind!r}; available: {sorted(PHASE_KINDS)}.")
+    raise ConfigError(f"Unknown phase kind {kind!r}; available: {sorted(PHASE_KINDS)}.")
   module = PHASE_KINDS[kind]
   if module is None:
     if data_kind not in GAN_MODULES:
-      raise ValueError(f"Unknown data kind {data_kind!r}; choose one of {tuple(GAN_MODULES)} "
+      raise ConfigError(f"Unknown data kind {data_kind!r}; choose one of {tuple(GAN_MODULES)} "
                        "(--config.data.kind).")
     module = GAN_MODULES[data_kind]
   return importlib.import_module(f"gan_tsc.phases.{module}").run
 
 
 def validate(config) -> None:
-  """Catches an impossible pipeline before any phase starts."""
+  """Catches an impossible pipeline or setting before any phase starts."""
+  validation.check(config)
   if not config.pipeline:
-    raise ValueError("config.pipeline names no phase.")
+    raise ConfigError("config.pipeline names no phase.")
   for position, phase in enumerate(config.pipeline):
     if phase not in config:
-      raise ValueError(f"config.pipeline names {phase!r} but the config has no "
+      raise ConfigError(f"config.pipeline names {phase!r} but the config has no "
                        f"'{phase}' block.")
     phase_runner(config[phase].kind, config.data.kind)
-    p_fake = config[phase].get("p_fake", 0.0)
-    if not 0.0 <= p_fake <= 1.0:
-      raise ValueError(f"{phase}.p_fake={p_fake} is not a probability in [0, 1].")
     for role in ("teacher", "generator", "student_init"):
       source = config[phase].get(role, None)
       if isinstance(source, str) and source and source not in config.pipeline[:position]:
-        raise ValueError(
+        raise ConfigError(
             f"{phase}.{role}={source!r} is not a phase that runs before {phase!r} "
             f"in {tuple(config.pipeline)}.")
 
 
-def run(config, workdir: str) -> dict:
-  """Runs every phase of `config.pipeline`; returns their outputs by name."""
+def run(config, workdir: str, retrain: bool = False) -> dict:
+  """Runs every phase of `config.pipeline`; returns their outputs by name.
+
+  Refuses, before any work, a workdir another run is using or one whose
+  phases were made from other settings (`retrain=True` trains those again).
+  """
   validate(config)
-  os.makedirs(workdir, exist_ok=True)
-  reporting.write_file(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
-  outputs = {}
-  for phase in config.pipeline:
-    kind = config[phase].kind
-    logging.info("=== phase %s (%s) ===", phase, kind)
-    outputs[phase] = phase_runner(kind, config.data.kind)(config, phase, workdir, outputs)
-  table = results_table(config, reporting.read_results(workdir))
-  reporting.write_file(os.path.join(workdir, "results.md"), table)
-  writer = reporting.create_writer(workdir)
-  writer.write_texts(0, {"results/table": table})
-  writer.close()
+  with workdirs.lock(workdir):
+    workdirs.check_unchanged(config, workdir, retrain)
+    reporting.write_file(os.path.join(workdir, "config.json"),
+                         config.to_json_best_effort(indent=2))
+    outputs = {}
+    for phase in config.pipeline:
+      kind = config[phase].kind
+      logging.info("=== phase %s (%s) ===", phase, kind)
+      workdirs.record_inputs(config, phase, workdir)
+      outputs[phase] = phase_runner(kind, config.data.kind)(config, phase, workdir, outputs)
+    table = results_table(config, reporting.read_results(workdir))
+    reporting.write_file(os.path.join(workdir, "results.md"), table)
+    writer = reporting.create_writer(workdir)
+    writer.write_texts(0, {"results/table": table})
+    writer.close()
   reporting.say(table)
   return outputs
 

@@ -28,8 +28,10 @@ import numpy as np
 from absl import logging
 from clu import metric_writers
 
+from gan_tsc.errors import UserError
 
-class NonFiniteError(FloatingPointError):
+
+class NonFiniteError(UserError, FloatingPointError):
   """A loss or metric became NaN or infinite."""
 
 
@@ -143,9 +145,9 @@ class StepReporter:
     if bad:
       raise NonFiniteError(
           f"{self.phase}: {', '.join(bad)} became non-finite between steps "
-          f"{self._last_step} and {step}. Checkpoints already written are intact; "
-          f"lower --config.{self.phase}.optimizer.learning_rate or check the input "
-          "data, then rerun with the same --workdir to resume from the last one.")
+          f"{self._last_step} and {step}; no checkpoint holds the non-finite state. "
+          f"Lower --config.{self.phase}.optimizer.learning_rate or check the input data, "
+          "then rerun with --retrain (the phase starts again) or a fresh --workdir.")
     now = time.perf_counter()
     if self._last_time is not None:  # the first interval includes compilation
       self._timed_seconds += now - self._last_time
@@ -230,10 +232,21 @@ def read_results(workdir: str) -> dict:
 
 
 def record_results(workdir: str, phase: str, results: dict) -> None:
-  if jax.process_index() != 0:
-    return
   all_results = read_results(workdir)
   all_results[phase] = results
+  _write_results(workdir, all_results)
+
+
+def forget_results(workdir: str, phase: str) -> None:
+  """Drops `phase` from results.json (it is being trained again)."""
+  all_results = read_results(workdir)
+  if all_results.pop(phase, None) is not None:
+    _write_results(workdir, all_results)
+
+
+def _write_results(workdir: str, all_results: dict) -> None:
+  if jax.process_index() != 0:
+    return
   path = results_path(workdir)
   tmp = path + ".tmp"
   with open(tmp, "w") as f:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from absl import logging
 
 from gan_tsc import checkpoints, reporting
+from gan_tsc.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -86,9 +87,9 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
 
 def num_steps_of(phase_config, steps_per_epoch: int) -> int:
   """Duration in steps: `num_steps` if set, else `num_epochs` epochs."""
-  if phase_config.num_steps:
+  if phase_config.num_steps is not None:
     return int(phase_config.num_steps)
   epochs = phase_config.num_epochs
   if not epochs:
-    raise ValueError("Set num_steps or num_epochs for the phase.")
+    raise ConfigError("Set num_steps or num_epochs for the phase.")
   return max(1, int(round(epochs * steps_per_epoch)))

@@ -50,6 +50,8 @@ class TrainedGenerator:
   metrics: dict
   sample: Callable[..., tuple[jax.Array, Any]]
   sample_chunk: int = 1000  # outputs per compiled draw in `sample_on_host`
+  # (chunk, with labels) -> the jitted draw: compiled once per generator, freed with it.
+  _host_samplers: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
   def sample_on_host(self, key, n: int, labels=None):
     """n outputs (and labels, or None) as numpy, drawn in chunks of one shape.
@@ -57,7 +59,7 @@ class TrainedGenerator:
     Chunk i uses fold_in(key, i), so the draw depends on (key, n) only.
     """
     chunk = min(self.sample_chunk, n)
-    draw = _host_sampler(self.sample, chunk, labels is not None)
+    draw = self._host_sampler(chunk, labels is not None)
     outputs, drawn_labels = [], []
     for i, start in enumerate(range(0, n, chunk)):
       k = jax.random.fold_in(key, i)
@@ -72,16 +74,11 @@ class TrainedGenerator:
     out = np.concatenate(outputs)[:n]
     return out, (None if drawn_labels[0] is None else np.concatenate(drawn_labels)[:n])
 
-
-_SAMPLERS: dict = {}
-
-
-def _host_sampler(sample, chunk: int, with_labels: bool):
-  """One jitted sampler per (sample function, chunk): compiled once, reused."""
-  key = (sample, chunk, with_labels)
-  if key not in _SAMPLERS:
-    if with_labels:
-      _SAMPLERS[key] = jax.jit(lambda v, k, y: sample(v, k, chunk, y))
-    else:
-      _SAMPLERS[key] = jax.jit(lambda v, k: sample(v, k, chunk))
-  return _SAMPLERS[key]
+  def _host_sampler(self, chunk: int, with_labels: bool):
+    key, sample = (chunk, with_labels), self.sample
+    if key not in self._host_samplers:
+      if with_labels:
+        self._host_samplers[key] = jax.jit(lambda v, k, y: sample(v, k, chunk, y))
+      else:
+        self._host_samplers[key] = jax.jit(lambda v, k: sample(v, k, chunk))
+    return self._host_samplers[key]

@@ -5,10 +5,16 @@ r"""Runs an experiment: the pipeline of phases its config names.
       --workdir=/tmp/smoke --config.teacher.batch_size=64
 
 Rerunning with the same --workdir resumes: finished phases are restored,
-an interrupted one continues from its latest checkpoint.
+an interrupted one continues from its latest checkpoint. A rerun whose
+settings differ from those a phase in the workdir was made from stops
+before any work and lists the differences; --retrain trains those phases
+(and the ones after them that read them) again. One run at a time may use
+a workdir. A user error (config, path, file) prints one line; --debug
+shows its traceback.
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,6 +31,12 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS, argv=None) -> None
                       flag_values=flag_values)
   flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host).",
                     flag_values=flag_values)
+  flags.DEFINE_bool("retrain", False,
+                    "Train again the phases in --workdir whose settings differ from the "
+                    "config's, and the phases after them that read them.",
+                    flag_values=flag_values)
+  flags.DEFINE_bool("debug", False, "Show the traceback of a user error (a bad config, path "
+                    "or file) instead of its one-line message.", flag_values=flag_values)
 
 
 def run(flag_values: flags.FlagValues) -> dict:
@@ -40,7 +52,7 @@ def run(flag_values: flags.FlagValues) -> dict:
   from gan_tsc import pipeline, reporting
   logging.info("JAX devices: %s", jax.devices())
   workdir = os.path.abspath(flag_values.workdir)
-  outputs = pipeline.run(flag_values.config, workdir)
+  outputs = pipeline.run(flag_values.config, workdir, retrain=flag_values.retrain)
   print(f"Results: {reporting.results_path(workdir)}")
   return outputs
 
@@ -50,7 +62,14 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # progress lines are printed anyway
-  run(flags.FLAGS)
+  from gan_tsc.errors import UserError
+  try:
+    run(flags.FLAGS)
+  except UserError as error:  # its message says what to do; the traceback would bury it
+    if flags.FLAGS.debug:
+      raise
+    sys.stderr.write(f"Error: {error}\n(--debug shows where it was raised.)\n")
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,34 @@ def launcher():
   return run_launcher
 
 
+@pytest.fixture
+def kill_phase(monkeypatch):
+  """kill_phase(phase, steps): the next run of `phase` in this process takes `steps`
+  steps and then stops, as a kill would, before saving anything more."""
+  from gan_tsc import train_loop
+  original = train_loop.run
+
+  def arm(phase: str, steps: int) -> None:
+    taken = []
+
+    def run(settings, state, step_fn, *rest, **kwargs):
+      if settings.phase != phase:
+        return original(settings, state, step_fn, *rest, **kwargs)
+
+      def step(s, batch):
+        if len(taken) == steps:
+          monkeypatch.setattr(train_loop, "run", original)  # the rerun is not killed
+          raise KeyboardInterrupt(f"simulated kill of {phase} after {steps} steps")
+        taken.append(1)
+        return step_fn(s, batch)
+
+      return original(settings, state, step, *rest, **kwargs)
+
+    monkeypatch.setattr(train_loop, "run", run)
+
+  return arm
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_device_mesh():
   """The default mesh for the session, module fixtures included."""

@@ -195,7 +195,7 @@ def test_p_fake_without_a_generator_is_refused(launcher, tmp_path):
   with pytest.raises(ValueError, match="student.generator='nope' is not a phase"):
     launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}",
               "--config.student.generator=nope"])
-  with pytest.raises(ValueError, match="not a probability"):
+  with pytest.raises(ValueError, match=r"student.p_fake=1.5: must be a probability in \[0, 1\]"):
     launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}",
               "--config.student.p_fake=1.5"])
 
@@ -267,12 +267,15 @@ def test_digits_smoke_resume_tsc_score_and_restore(launcher, tmp_path):
   assert not os.path.exists(tmp_path / "b" / "gan" / "checkpoints")
 
 
-def test_gan_phase_resumes_exactly(launcher, tmp_path):
-  """4 straight steps equal 2 steps, a restart, and 2 more."""
+def test_gan_phase_resumes_exactly(launcher, tmp_path, kill_phase):
+  """4 straight steps equal 3 steps, a kill (the checkpoint of step 2 kept), and a rerun."""
   base = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", "--config.pipeline=('gan',)",
           "--config.gan.teacher="]
   launcher(base + [f"--workdir={tmp_path}/straight"])
-  launcher(base + [f"--workdir={tmp_path}/resumed", "--config.gan.num_steps=2"])
+  kill_phase("gan", 3)
+  with pytest.raises(KeyboardInterrupt):
+    launcher(base + [f"--workdir={tmp_path}/resumed"])
+  assert checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "gan")).latest_step() == 2
   launcher(base + [f"--workdir={tmp_path}/resumed"])
   straight = checkpoints.PhaseCheckpoints(str(tmp_path / "straight" / "gan"), 2)
   resumed = checkpoints.PhaseCheckpoints(str(tmp_path / "resumed" / "gan"), 2)

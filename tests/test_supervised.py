@@ -10,6 +10,7 @@ import pytest
 
 from gan_tsc import checkpoints, configs, parallel, pipeline, reporting
 from gan_tsc.data import images as image_data
+from gan_tsc.errors import WorkdirError
 from gan_tsc.data import batching
 from gan_tsc.phases import shared, supervised
 from gan_tsc import models
@@ -192,13 +193,16 @@ def test_checkpoint_of_the_wrong_shape(tmp_path):
   config.teacher.model.name = "lenet5_half"
   with pytest.raises(checkpoints.CheckpointError, match="does not fit the model"):
     run_pipeline(config, tmp_path / "b")
-  # Resuming a phase whose config changed shape is refused the same way.
-  config = digits_config(num_steps=4)
+  # Resuming a phase whose model changed is refused before the checkpoint is read.
+  config = digits_config(num_steps=2)
   config.unlock()
   config.teacher.model.name = "lenet5_half"
-  with pytest.raises(checkpoints.CheckpointError, match="Conv_0/kernel"):
+  with pytest.raises(WorkdirError, match='teacher.model.name: "lenet5" -> "lenet5_half"'):
     run_pipeline(config, tmp_path / "a")
   assert checkpoints.PhaseCheckpoints(str(tmp_path / "a" / "teacher")).latest_step() == 2
+  # Below the pipeline, the phase itself still checks the checkpoint's shapes.
+  with pytest.raises(checkpoints.CheckpointError, match="Conv_0/kernel"):
+    supervised.run(config, "teacher", str(tmp_path / "a"), {})
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_checkpoints(tmp_path):

@@ -14,6 +14,7 @@ from gan_tsc import configs
 from gan_tsc import checkpoints, forests, parallel
 from gan_tsc.data import tabular
 from gan_tsc.data import batching
+from gan_tsc.errors import WorkdirError
 from gan_tsc.models import generators
 from gan_tsc.phases import forest, shared, tabular_gan
 from gan_tsc.trained import TrainedGenerator
@@ -461,11 +462,16 @@ def test_breast_cancer_smoke_through_the_launcher(launcher, tmp_path, capsys):
   capsys.readouterr()
   launcher([config, f"--workdir={tmp_path}"])
   assert "[forest] finished earlier" in capsys.readouterr().out
-  # Other forest settings in the same workdir: the table is computed again.
-  launcher([config, f"--workdir={tmp_path}", "--config.forest.model.tree_counts=(1, 2)"])
-  assert "computing it again" in capsys.readouterr().out
+  # Other forest settings in the same workdir: refused, then computed again on request,
+  # the GAN (whose settings did not change) kept.
+  other = [config, f"--workdir={tmp_path}", "--config.forest.model.tree_counts=(1, 2)"]
+  with pytest.raises(WorkdirError, match=r"forest.model.tree_counts: \[1, 3\] -> \[1, 2\]"):
+    launcher(other)
+  gan_saved = os.path.getmtime(tmp_path / "gan" / "checkpoints")
+  launcher(other + ["--retrain"])
   results = json.load(open(tmp_path / "results.json"))
   assert results["forest"]["tree_counts"] == [1, 2]
+  assert os.path.getmtime(tmp_path / "gan" / "checkpoints") == gan_saved
 
 
 @pytest.mark.skipif(not os.path.exists(MAGIC), reason=f"needs {MAGIC}")

@@ -7,8 +7,8 @@ modules next to this one (dafl, gan_tsc, gan_kd, tabular): a block holds
 every key its phase reads, so `--config.<phase>.<key>=...` works for each of
 them and a phase can read `c.key` rather than `c.get(key, default)`.
 
-Keys every trained phase block has: num_steps, num_epochs (0 = unused;
-num_steps wins when both are set), batch_size, log_every_steps,
+Keys every trained phase block has: num_steps (unset: train for
+num_epochs; num_steps wins when both are set), num_epochs, batch_size, log_every_steps,
 eval_every_steps (0 = only at the end), checkpoint_every_steps
 (CHECKPOINT_EVERY_STEPS unless a config sets its own) and checkpoint (the
 folder of a finished phase of another run, restored instead of training;
@@ -21,6 +21,7 @@ products; faster on XLA:CPU).
 
 from __future__ import annotations
 
+import copy as copy_module
 import importlib.util
 import os
 from typing import Callable
@@ -37,12 +38,19 @@ CHECKPOINT_EVERY_STEPS = 1000
 MLP_HIDDEN = (256, 256)  # an 'mlp' model's hidden layers unless a config sets them
 
 
-def trained_phase(kind: str, *, batch_size: int, num_steps: int = 0, num_epochs: float = 0,
+def steps_or_unset(num_steps: int | None):
+  """`num_steps`, or an unset integer a command line can still set (`--config.x.num_steps=6`)."""
+  return ml_collections.config_dict.placeholder(int) if num_steps is None else num_steps
+
+
+def trained_phase(kind: str, *, batch_size: int, num_steps: int | None = None,
+                  num_epochs: float = 0,
                   log_every_steps: int = 100, eval_every_steps: int = 0,
                   checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS, **blocks) -> ConfigDict:
   """The keys every trained phase has, with its own (`blocks`) after them."""
   return ConfigDict(dict(
-      kind=kind, **blocks, batch_size=batch_size, num_steps=num_steps, num_epochs=num_epochs,
+      kind=kind, **blocks, batch_size=batch_size, num_steps=steps_or_unset(num_steps),
+      num_epochs=num_epochs,
       log_every_steps=log_every_steps, eval_every_steps=eval_every_steps,
       checkpoint_every_steps=checkpoint_every_steps, checkpoint=""))
 
@@ -109,7 +117,7 @@ def model(name: str, num_classes: int, **overrides) -> ConfigDict:
 
 
 def supervised_phase(model_block: ConfigDict, optimizer_block: ConfigDict, *,
-                     batch_size: int, num_epochs: float = 0, num_steps: int = 0,
+                     batch_size: int, num_epochs: float = 0, num_steps: int | None = None,
                      eval_batch_size: int = 500, **overrides) -> ConfigDict:
   """Supervised training on labelled data (the teacher, or a scratch student)."""
   return updated(trained_phase(
@@ -122,8 +130,10 @@ def base(pipeline: tuple[str, ...], seed: int = 0) -> ConfigDict:
 
 
 def copy(block: ConfigDict) -> ConfigDict:
-  """An independent copy: an override of one phase's block leaves the others alone."""
-  return block.copy_and_resolve_references()
+  """An independent copy: an override of one phase's block leaves the others alone.
+
+  A deep copy keeps unset values typed, so the command line can still set them."""
+  return copy_module.deepcopy(block)
 
 
 # ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ P_FAKE = 0.8  # GAN-TSC's share of synthetic inputs in a student's batches
 BASELINES = (("student_real_only", 0.0), ("student_gan_only", 1.0))
 
 
-def acgan_phase(*, batch_size: int, num_steps: int = 0, num_epochs: float = 0,
+def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: float = 0,
                 latent_dim: int = 100, width: int = 64, conditional: bool = True,
                 teacher: str = "", conv: str = "xla", discriminator_conv: str = "xla",
                 **overrides) -> ConfigDict:
@@ -43,7 +43,7 @@ def acgan_phase(*, batch_size: int, num_steps: int = 0, num_epochs: float = 0,
 
 
 def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, teacher: str,
-                  batch_size: int, num_epochs: float = 0, num_steps: int = 0,
+                  batch_size: int, num_epochs: float = 0, num_steps: int | None = None,
                   loss: str = "kl", temperature: float = 1.0, generator: str = "",
                   p_fake: float | None = None, **overrides) -> ConfigDict:
   """A student distilled from a frozen teacher on real and synthetic inputs.
@@ -64,11 +64,11 @@ def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, tea
 def tsc_score_phase(*, generator: str, teacher: str = "teacher", student: ConfigDict,
                     optimizer: ConfigDict, batch_size: int = 128, num_seeds: int = 3,
                     loss: str = "l2", temperature: float = 1.0, num_samples: int = 0,
-                    num_steps: int = 0, eval_batch_size: int = 512) -> ConfigDict:
+                    num_steps: int | None = None, eval_batch_size: int = 512) -> ConfigDict:
   """The TSC Score of `generator`'s samples (metrics/tsc_score.py).
 
-  Fresh `student`s (optimizer `optimizer`, `num_steps` at `batch_size`; 0 =
-  one pass over as many inputs as the real training set) learn
+  Fresh `student`s (optimizer `optimizer`, `num_steps` at `batch_size`;
+  unset = one pass over as many inputs as the real training set) learn
   the frozen `teacher`'s outputs (`loss`, `temperature`) on num_samples
   generated images (0 = as many as the real training set), then on the real
   training set, `num_seeds` seeds each; the score is the ratio of their mean
@@ -77,8 +77,8 @@ def tsc_score_phase(*, generator: str, teacher: str = "teacher", student: Config
   return ConfigDict(dict(
       kind="tsc_score", generator=generator, teacher=teacher, student=student,
       optimizer=optimizer, batch_size=batch_size, num_seeds=num_seeds, loss=loss,
-      temperature=temperature, num_samples=num_samples, num_steps=num_steps,
-      eval_batch_size=eval_batch_size))
+      temperature=temperature, num_samples=num_samples,
+      num_steps=common.steps_or_unset(num_steps), eval_batch_size=eval_batch_size))
 
 
 def add_students(config: ConfigDict, words: set[str], student_block: ConfigDict,

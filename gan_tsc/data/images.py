@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_tsc.data.batching import padded_chunks
+from gan_tsc.errors import UserError
 from gan_tsc.ops import pixels
 
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100", "celeb_a")
@@ -34,7 +35,7 @@ _KNOWN_STATS = {
 }
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """A data set that cannot be loaded as configured; the message says why."""
 
 
@@ -142,12 +143,22 @@ def _load_digits(seed: int):
 
 def _read_idx(path: str) -> np.ndarray:
   opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rb") as f:
-    data = f.read()
+  try:
+    with opener(path, "rb") as f:
+      data = f.read()
+  except (EOFError, OSError) as error:  # a cut-off or corrupt .gz
+    raise DataError(f"{path} cannot be read: {error}. Download it again.") from None
+  if len(data) < 4:
+    raise DataError(f"{path} is {len(data)} bytes long: too short for an IDX file.")
   zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-  if zero != 0 or dtype_code != 0x08:
+  if zero != 0 or dtype_code != 0x08 or len(data) < 4 + 4 * ndim:
     raise DataError(f"{path} is not an unsigned-byte IDX file.")
   shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+  expected = 4 + 4 * ndim + int(np.prod(shape))
+  if len(data) != expected:
+    raise DataError(f"{path} is {len(data)} bytes long, but its header ({'x'.join(map(str, shape))}"
+                    f" bytes of data) says {expected}: the file is truncated or damaged. "
+                    "Download it again.")
   return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 

@@ -30,13 +30,15 @@ import os
 
 import numpy as np
 
+from gan_tsc.errors import UserError
+
 SOURCES = ("npz", "csv", "sklearn")
 SKLEARN_NAMES = ("breast_cancer", "wine", "iris")
 NPZ_ARRAYS = ("X_train", "y_train", "X_test", "y_test")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """A tabular data set that cannot be used as configured; the message says why."""
 
 

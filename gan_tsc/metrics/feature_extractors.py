@@ -23,13 +23,14 @@ import numpy as np
 
 from gan_tsc import parallel
 from gan_tsc.data import batching
+from gan_tsc.errors import UserError
 from gan_tsc.ops import pixels
 
 EXTRACTORS = ("classifier", "inception", "none")
 INCEPTION_GRAPH_NAME = "classify_image_graph_def.pb"
 
 
-class ExtractorError(ValueError):
+class ExtractorError(UserError, ValueError):
   """A feature extractor the config asks for that cannot be built."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from gan_tsc import losses, models, parallel, reporting
 from gan_tsc.data import images as image_data
+from gan_tsc.errors import UserError
 from gan_tsc.metrics.classification import ClassifierEvaluator
 from gan_tsc.ops import pixels
 from gan_tsc.phases import shared
@@ -32,7 +33,7 @@ class DaflState:
   student: TrainState
 
 
-class DaflError(ValueError):
+class DaflError(UserError, ValueError):
   """A DAFL setup that cannot work; the message says why."""
 
 

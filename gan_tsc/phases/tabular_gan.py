@@ -43,6 +43,7 @@ import numpy as np
 from gan_tsc import checkpoints, losses, models, optim, parallel, reporting, train_loop
 from gan_tsc.data import batching
 from gan_tsc.data import tabular as tabular_data
+from gan_tsc.errors import UserError
 from gan_tsc.phases import shared
 from gan_tsc.phases.shared import gan
 from gan_tsc.phases.shared.gan import GanState
@@ -58,7 +59,7 @@ from gan_tsc.trained import TrainedGenerator, TrainState
 SAMPLE_CHUNK = 32768
 
 
-class TabularGanError(ValueError):
+class TabularGanError(UserError, ValueError):
   """A generator that does not fit the data; the message says what to change."""
 
 

@@ -47,7 +47,7 @@ class TscScorer:
   def __init__(self, teacher: TrainedClassifier, dataset: image_data.ImageDataset,
                student_model, optimizer_config, *, batch_size: int = 128, num_seeds: int = 3,
                loss: str = "l2", temperature: float = 1.0, eval_batch_size: int = 512,
-               num_steps: int = 0):
+               num_steps: int | None = None):
     parallel.check_batch_size(batch_size)
     if num_seeds < 1:
       raise ValueError(f"num_seeds={num_seeds}: score with at least one seed.")
@@ -55,7 +55,7 @@ class TscScorer:
     self.student_config, self.optimizer_config = student_model, optimizer_config
     self.batch_size, self.num_seeds = batch_size, num_seeds
     # One pass over as many inputs as the real training set, unless told.
-    self.num_steps = num_steps or max(1, len(dataset.train_images) // batch_size)
+    self.num_steps = num_steps or max(1, len(dataset.train_images) // batch_size)  # None: a pass
     self.student = models.build_classifier(student_model)
     self.evaluator = ClassifierEvaluator(self.student, dataset, eval_batch_size)
     tx, schedule = optim.build(optimizer_config, self.num_steps)
