@@ -53,16 +53,22 @@ def create_writer(logdir: str):
       logdir, just_logging=jax.process_index() > 0, asynchronous=False)
 
 
-def _flat_scalars(block, prefix: str = "") -> dict:
-  """A config block's numbers, strings and booleans as {'a.b': value}."""
+def flatten_config(block, prefix: str = "") -> dict:
+  """A config block (ConfigDict or dict) as {'prefix.a.b': value}; tuples become lists."""
   out = {}
   for key, value in block.items():
-    name = f"{prefix}{key}"
+    name = f"{prefix}.{key}" if prefix else str(key)
     if hasattr(value, "items"):
-      out.update(_flat_scalars(value, name + "."))
-    elif isinstance(value, (bool, int, float, str)):
-      out[name] = value
+      out.update(flatten_config(value, name))
+    else:
+      out[name] = list(value) if isinstance(value, tuple) else value
   return out
+
+
+def _flat_scalars(block, prefix: str = "") -> dict:
+  """A config block's numbers, strings and booleans as {'a.b': value}."""
+  return {k: v for k, v in flatten_config(block, prefix).items()
+          if isinstance(v, (bool, int, float, str))}
 
 
 def write_config(writer, phase_block, config) -> None:
@@ -71,7 +77,7 @@ def write_config(writer, phase_block, config) -> None:
   writer.write_texts(0, {"config/block": "    " + text.replace("\n", "\n    ")})
   hparams = {"seed": config.seed, **_flat_scalars(phase_block)}
   if "data" in config:
-    hparams.update(_flat_scalars(config.data, "data."))
+    hparams.update(_flat_scalars(config.data, "data"))
   writer.write_hparams(hparams)
   writer.flush()
 

@@ -39,15 +39,6 @@ NOT_INPUTS = frozenset({"log_every_steps", "eval_every_steps", "checkpoint_every
                         "eval_batch_size", "n_jobs"})
 
 
-def _flatten(prefix: str, value) -> dict:
-  if isinstance(value, dict):
-    out = {}
-    for key, item in value.items():
-      out.update(_flatten(f"{prefix}.{key}" if prefix else key, item))
-    return out
-  return {prefix: list(value) if isinstance(value, tuple) else value}
-
-
 def _is_phase_block(name: str, value, pipeline: tuple[str, ...]) -> bool:
   """A phase's block: named in the pipeline, or a block with a kind other than the data's."""
   return name in pipeline or (isinstance(value, dict) and "kind" in value and name != "data")
@@ -67,8 +58,8 @@ def phase_inputs(config, phase: str) -> dict:
   shared_blocks = {k: v for k, v in everything.items()
                    if k != "pipeline" and not _is_phase_block(k, v, pipeline)}
   block = {k: v for k, v in everything[phase].items() if k not in NOT_INPUTS}
-  inputs = _flatten("", shared_blocks)
-  inputs.update(_flatten(phase, block))
+  inputs = reporting.flatten_config(shared_blocks)
+  inputs.update(reporting.flatten_config(block, phase))
   if block.get("checkpoint"):  # restored from another run: what that phase was made from
     inputs[f"{phase}.checkpoint (its settings)"] = stored_fingerprint(block["checkpoint"])
   earlier = pipeline[:pipeline.index(phase)] if phase in pipeline else ()
@@ -100,9 +91,14 @@ def record_inputs(config, phase: str, workdir: str) -> None:
 
 
 def _holds_work(workdir: str, phase: str) -> bool:
-  folder = os.path.join(workdir, phase)
-  in_folder = os.path.isdir(folder) and any(n != INPUTS_FILE for n in os.listdir(folder))
-  return in_folder or phase in reporting.read_results(workdir)
+  """Whether a rerun would reuse something of `phase`: a saved step or recorded results.
+
+  Logs and config files alone are not work: a phase that failed before saving
+  anything may be rerun with corrected settings.
+  """
+  checkpoints = os.path.join(workdir, phase, "checkpoints")
+  saved = os.path.isdir(checkpoints) and any(n.isdigit() for n in os.listdir(checkpoints))
+  return saved or phase in reporting.read_results(workdir)
 
 
 def _differences(stored: dict, wanted: dict) -> list[str]:

@@ -24,6 +24,8 @@ def results(workdir):
 
 def saved_steps(workdir, phase):
   folder = os.path.join(workdir, phase, "checkpoints")
+  if not os.path.isdir(folder):
+    return []
   return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
 
 
@@ -65,6 +67,17 @@ def test_work_without_a_record_is_not_trusted(launcher, tmp_path):
   os.remove(tmp_path / "teacher" / workdirs.INPUTS_FILE)
   with pytest.raises(errors.WorkdirError, match="no record of the settings"):
     launcher([TEACHER, f"--workdir={tmp_path}"])
+
+
+def test_a_phase_that_saved_nothing_may_be_rerun_with_other_settings(launcher, tmp_path,
+                                                                     kill_phase):
+  # Killed after one step: its folder holds logs and its config, but no checkpoint.
+  kill_phase("teacher", 1)
+  with pytest.raises(KeyboardInterrupt):
+    launcher([TEACHER, f"--workdir={tmp_path}"])
+  assert os.listdir(tmp_path / "teacher") and not saved_steps(tmp_path, "teacher")
+  launcher([TEACHER, f"--workdir={tmp_path}", "--config.teacher.num_steps=6"])
+  assert results(tmp_path)["teacher"]["steps"] == 6
 
 
 def test_restore_records_what_the_other_run_was_made_from(launcher, tmp_path):
@@ -131,11 +144,11 @@ def test_second_run_on_a_workdir_is_refused(launcher, tmp_path):
   launcher([TEACHER, f"--workdir={tmp_path}"])  # free again once the first run ends
 
 
-def test_a_killed_runs_lock_is_not_left_behind(tmp_path):
+def test_a_killed_runs_lock_is_not_left_behind(tmp_path, child_env):
   holder = subprocess.Popen(
       [sys.executable, "-c", "import sys, time; from gan_tsc import workdirs\n"
        "with workdirs.lock(sys.argv[1]):\n  print('held', flush=True); time.sleep(600)",
-       str(tmp_path)], stdout=subprocess.PIPE, text=True, env=dict(os.environ, XLA_FLAGS=""))
+       str(tmp_path)], stdout=subprocess.PIPE, text=True, env=child_env)
   assert holder.stdout.readline().strip() == "held"
   with pytest.raises(errors.WorkdirError, match="Another run"):
     with workdirs.lock(str(tmp_path)):
@@ -165,8 +178,8 @@ def test_truncated_idx_file_is_named(tmp_path):
     image_data._read_idx(str(path))
 
 
-def test_user_error_is_one_line_without_traceback(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+def test_user_error_is_one_line_without_traceback(tmp_path, child_env):
+  env = child_env
   command = [sys.executable, os.path.join(ROOT, "launch", "main.py"), TEACHER,
              f"--workdir={tmp_path}", "--config.teacher.num_steps=-3"]
   done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
