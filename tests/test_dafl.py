@@ -271,7 +271,8 @@ def test_collapse_warning(capsys):
     pytest.param("dafl_fashion_mnist", "smoke", False, marks=pytest.mark.skipif(
         not os.path.isdir("/usr/share/datasets/fashion-mnist"),
         reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")),
-    ("dafl_cifar10", "smoke,baselines", True), ("dafl_cifar100", "smoke", True)])
+    # dafl_cifar10/100 are this family with one argument (tests/test_launch.py).
+    ("dafl_cifar", "smoke,baselines,data=cifar100", True)])
 def test_smoke_configs(launcher, tmp_path, name, variant, mocked):
   args = [f"--config={ROOT}/configs/{name}.py:{variant}", f"--workdir={tmp_path}"]
   if name.startswith("dafl_cifar"):  # keep the CPU test short: small stand-ins for ResNets

@@ -11,11 +11,10 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = 60
+STEPS = 24
 
 
-def launch(workdir):
-  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+def launch(workdir, env):
   return subprocess.Popen(
       [sys.executable, os.path.join(ROOT, "launch", "main.py"),
        f"--config={ROOT}/configs/teacher_digits.py:smoke", f"--workdir={workdir}",
@@ -29,9 +28,9 @@ def saved_steps(workdir):
   return sorted(int(n) for n in os.listdir(folder) if n.isdigit()) if os.path.isdir(folder) else []
 
 
-def test_sigkill_during_saves_then_resume(tmp_path):
+def test_sigkill_during_saves_then_resume(tmp_path, child_env):
   killed = str(tmp_path / "killed")
-  process = launch(killed)
+  process = launch(killed, child_env)
   deadline = time.time() + 240
   while not saved_steps(killed) or saved_steps(killed)[-1] < 5:
     assert process.poll() is None and time.time() < deadline, "run ended before it was killed"
@@ -42,9 +41,9 @@ def test_sigkill_during_saves_then_resume(tmp_path):
   assert steps and steps[-1] < STEPS, steps
   assert not os.path.exists(os.path.join(killed, "results.json"))
 
-  assert launch(killed).wait() == 0
+  assert launch(killed, child_env).wait() == 0
   straight = str(tmp_path / "straight")
-  assert launch(straight).wait() == 0
+  assert launch(straight, child_env).wait() == 0
   a = json.load(open(os.path.join(killed, "results.json")))["teacher"]
   b = json.load(open(os.path.join(straight, "results.json")))["teacher"]
   assert a["test_accuracy"] == b["test_accuracy"]
