@@ -90,7 +90,7 @@ def record_inputs(config, phase: str, workdir: str) -> None:
       default=str))
 
 
-def _holds_work(workdir: str, phase: str) -> bool:
+def _holds_work(workdir: str, phase: str, results: dict) -> bool:
   """Whether a rerun would reuse something of `phase`: a saved step or recorded results.
 
   Logs and config files alone are not work: a phase that failed before saving
@@ -98,7 +98,7 @@ def _holds_work(workdir: str, phase: str) -> bool:
   """
   checkpoints = os.path.join(workdir, phase, "checkpoints")
   saved = os.path.isdir(checkpoints) and any(n.isdigit() for n in os.listdir(checkpoints))
-  return saved or phase in reporting.read_results(workdir)
+  return saved or phase in results
 
 
 def _differences(stored: dict, wanted: dict) -> list[str]:
@@ -115,8 +115,9 @@ def _differences(stored: dict, wanted: dict) -> list[str]:
 def changed_phases(config, workdir: str) -> dict[str, list[str]]:
   """{phase: the differences} for each phase whose work in `workdir` came from other settings."""
   changed = {}
+  results = reporting.read_results(workdir)
   for phase in config.pipeline:
-    if not _holds_work(workdir, phase):
+    if not _holds_work(workdir, phase, results):
       continue
     record = os.path.join(workdir, phase, INPUTS_FILE)
     wanted = json.loads(json.dumps(phase_inputs(config, phase), default=str))
