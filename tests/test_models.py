@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import pytest
 
 from gan_tsc import models
@@ -15,6 +16,9 @@ def build(name, num_classes=10, **kw):
 @pytest.mark.parametrize("name, shape, expected", [
     ("lenet5", (32, 32, 1), 61_706),
     ("lenet5_half", (32, 32, 1), 15_738),
+    # LeNet-5 with BatchNorm: the three conv biases (6 + 16 + 120) become BN
+    # scales and offsets (2 x 142): 61,706 - 142 + 284.
+    ("lenet5_bn", (32, 32, 1), 61_848),
     ("resnet18", (32, 32, 3), 11_173_962),
     ("resnet34", (32, 32, 3), 21_282_122),
 ])
@@ -55,3 +59,27 @@ def test_mlp():
 def test_unknown_model_name_is_a_clear_error():
   with pytest.raises(ValueError, match="Unknown model 'lenet7'.*lenet5"):
     build("lenet7")
+
+
+def test_torch_init_draws_uniform_kernels_and_biases_by_fan_in():
+  model = models.build_classifier(ml_collections.ConfigDict(dict(name="lenet5_bn",
+                                                                 num_classes=10)))
+  params = models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 1))["params"]
+  assert models.reinitialize(params, jax.random.PRNGKey(1), "flax") is params
+  torch = models.reinitialize(params, jax.random.PRNGKey(1), "torch")
+  # Conv_0: 5x5x1 -> fan_in 25; Dense_0: 120 -> 84, fan_in 120 (kernel and bias).
+  for layer, fan_in in (("Conv_0", 25), ("Conv_2", 5 * 5 * 16), ("Dense_0", 120)):
+    bound = 1 / np.sqrt(fan_in)
+    for name in ("kernel", "bias"):
+      if name not in torch[layer]:
+        continue  # BatchNorm follows the convolutions: no bias
+      x = np.asarray(torch[layer][name])
+      assert np.abs(x).max() <= bound and np.abs(x).max() > 0.8 * bound
+      if x.size > 1000:  # the standard deviation of U(-b, b) is b / sqrt(3)
+        assert x.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)
+  assert "bias" in torch["Dense_0"] and np.abs(np.asarray(torch["Dense_0"]["bias"])).max() > 0
+  # BatchNorm scales and offsets keep PyTorch's (and Flax's) ones and zeros.
+  np.testing.assert_array_equal(torch["BatchNorm_0"]["scale"], params["BatchNorm_0"]["scale"])
+  np.testing.assert_array_equal(torch["BatchNorm_0"]["bias"], params["BatchNorm_0"]["bias"])
+  with pytest.raises(ValueError, match="Unknown init"):
+    models.reinitialize(params, jax.random.PRNGKey(1), "xavier")

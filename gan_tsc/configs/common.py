@@ -106,7 +106,10 @@ def paper_sgd(decay_at=(80 / 200, 120 / 200)) -> ConfigDict:
 
 
 def model(name: str, num_classes: int, **overrides) -> ConfigDict:
-  """A classifier block; an 'mlp' always has `hidden` (its hidden layer sizes)."""
+  """A classifier block; an 'mlp' always has `hidden` (its hidden layer sizes).
+
+  `init='torch'` (PyTorch's default initialisation; read by the supervised,
+  distill and dafl phases) is a key only where a config sets it."""
   block = ConfigDict(dict(name=name, num_classes=num_classes))
   if name == "mlp":
     block.hidden = MLP_HIDDEN

@@ -1,6 +1,6 @@
 """Model registry: every network of every phase is built here from its config block.
 
-    build_classifier(block)                   LeNet-5 (and half), CIFAR ResNets, MLP
+    build_classifier(block)                   LeNet-5 (half, with BatchNorm), CIFAR ResNets, MLP
     build_generator(block, **data)            DAFL, DCGAN, AC-GAN, tabular generators
     build_adversary(block, **data)            DCGAN critic, AC-GAN discriminator, tabular critic
 
@@ -12,9 +12,12 @@ passed as keyword arguments by the phase, so models know no data source.
 
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import traverse_util
 
 from gan_tsc.models import classifiers, generators
 from gan_tsc.ops.layers import conv_layer
@@ -22,6 +25,7 @@ from gan_tsc.ops.layers import conv_layer
 _CLASSIFIERS = {
     "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
     "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42)),
+    "lenet5_bn": lambda c: classifiers.LeNet5(c.num_classes, batch_norm=True),
     "resnet18": lambda c: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes),
     "resnet34": lambda c: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes),
     "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.hidden)),
@@ -84,6 +88,33 @@ _ADVERSARIES = {
 def build_adversary(adversary_config, **data) -> nn.Module:
   """A GAN's critic or discriminator; `data` as for `build_generator`."""
   return _lookup(_ADVERSARIES, adversary_config, "critic")(adversary_config, **data)
+
+
+INITS = ("flax", "torch")
+
+
+def reinitialize(params, key, init: str):
+  """`params` as initialised by `init`: 'flax' leaves them as they are; 'torch'
+  draws every layer's kernel and bias as PyTorch's defaults do for Linear and
+  Conv (kaiming-uniform with a=√5 and uniform biases: both U(±1/√fan_in),
+  fan_in = the kernel's size over its output axis). BatchNorm scales and
+  offsets (no kernel) keep their ones and zeros, as in PyTorch."""
+  if init not in INITS:
+    raise ValueError(f"Unknown init {init!r}; choose one of {INITS}.")
+  if init == "flax":
+    return params
+  flat = traverse_util.flatten_dict(params)
+  layers = sorted({path[:-1] for path in flat if path[-1] == "kernel"})
+  for index, layer in enumerate(layers):
+    kernel = flat[layer + ("kernel",)]
+    bound = 1.0 / math.sqrt(math.prod(kernel.shape[:-1]))
+    k_kernel, k_bias = jax.random.split(jax.random.fold_in(key, index))
+    flat[layer + ("kernel",)] = jax.random.uniform(k_kernel, kernel.shape, kernel.dtype,
+                                                   -bound, bound)
+    if layer + ("bias",) in flat:
+      bias = flat[layer + ("bias",)]
+      flat[layer + ("bias",)] = jax.random.uniform(k_bias, bias.shape, bias.dtype, -bound, bound)
+  return traverse_util.unflatten_dict(flat)
 
 
 def init_variables(model: nn.Module, key, input_shape, **kwargs) -> dict:

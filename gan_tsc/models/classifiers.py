@@ -3,6 +3,12 @@
 Every classifier is called as `model.apply(variables, x, train=...)` and
 returns logits; with `return_features=True` it returns (logits, features),
 the penultimate activations that DAFL's activation loss reads.
+
+Every BatchNorm layer also records the mean and (biased) variance of its
+input over the batch and spatial axes in the `BN_INPUT_STATS` collection,
+under the layer's own path: applied with `mutable=[BN_INPUT_STATS]`, a
+frozen teacher in eval mode tells how far a batch's statistics are from
+its running ones (the data-free BN-statistics loss). Unasked, nothing is kept.
 """
 
 from __future__ import annotations
@@ -12,25 +18,51 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+BN_INPUT_STATS = "bn_input_stats"
+
+
+class BatchNorm(nn.BatchNorm):
+  """nn.BatchNorm that also records its input's batch (mean, var) under its own
+  path, in the BN_INPUT_STATS collection (as 'input')."""
+
+  @nn.compact
+  def __call__(self, x, use_running_average=None, **kwargs):
+    axes = tuple(range(x.ndim - 1))
+    self.sow(BN_INPUT_STATS, "input", (jnp.mean(x, axes), jnp.var(x, axes)))
+    return super().__call__(x, use_running_average, **kwargs)
+
+
+def batch_norm(x, train: bool, name: str | None = None):
+  """A BatchNorm with PyTorch's defaults (momentum 0.1, eps 1e-5)."""
+  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)(x)
+
 
 class LeNet5(nn.Module):
   """LeNet-5 on 32x32 inputs: conv5-pool-conv5-pool-conv5-fc-fc, ReLU.
 
   Default widths give 61,706 parameters for 10 classes on 1 channel; the
-  half-width student (3, 8, 60, 42) gives 15,738.
+  half-width student (3, 8, 60, 42) gives 15,738. `batch_norm=True`
+  ('lenet5_bn') puts a BatchNorm after each convolution (whose bias it
+  replaces), for the data-free losses that match a teacher's BN statistics.
   """
   num_classes: int = 10
   widths: Sequence[int] = (6, 16, 120, 84)
+  batch_norm: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
-    del train  # no batch statistics or dropout
     c1, c2, c3, f1 = self.widths
-    x = nn.relu(nn.Conv(c1, (5, 5), padding="VALID")(x))
-    x = nn.max_pool(x, (2, 2), (2, 2))
-    x = nn.relu(nn.Conv(c2, (5, 5), padding="VALID")(x))
-    x = nn.max_pool(x, (2, 2), (2, 2))
-    x = nn.relu(nn.Conv(c3, (5, 5), padding="VALID")(x))
+
+    def conv_block(x, features: int, index: int):
+      x = nn.Conv(features, (5, 5), padding="VALID", use_bias=not self.batch_norm,
+                  name=f"Conv_{index}")(x)
+      if self.batch_norm:
+        x = batch_norm(x, train, f"BatchNorm_{index}")
+      return nn.relu(x)
+
+    x = nn.max_pool(conv_block(x, c1, 0), (2, 2), (2, 2))
+    x = nn.max_pool(conv_block(x, c2, 1), (2, 2), (2, 2))
+    x = conv_block(x, c3, 2)
     features = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(f1)(features))
     logits = nn.Dense(self.num_classes)(x)
@@ -43,8 +75,7 @@ class BasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                                     epsilon=1e-5, name=name)
+    norm = lambda name: lambda y: batch_norm(y, train, name)
     y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(x)
     y = nn.relu(norm("bn1")(y))
     y = nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(y)
@@ -64,8 +95,7 @@ class CifarResNet(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
     x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False)(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
-    x = nn.relu(x)
+    x = nn.relu(batch_norm(x, train, "BatchNorm_0"))
     for stage, blocks in enumerate(self.stage_sizes):
       for block in range(blocks):
         stride = 2 if stage > 0 and block == 0 else 1

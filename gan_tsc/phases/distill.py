@@ -62,7 +62,8 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   batcher = batching.EpochBatcher({"image": dataset.train_images}, c.batch_size, seed=p.seed)
   num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
   state, schedule = shared.create_classifier_state(student, p.key, dataset.image_shape,
-                                                   c.optimizer, num_steps)
+                                                   c.optimizer, num_steps,
+                                                   c.student.get("init", "flax"))
   step = shared.jit_step(students.make_distill_step(
       teacher.model, student, dataset, schedule, loss=c.loss, temperature=c.temperature,
       p_fake=c.p_fake, sample=generator.sample if generator else None), frozen=2)

@@ -60,7 +60,8 @@ def run(config, phase: str, workdir: str, inputs: dict, dataset=None) -> Trained
       {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size, seed=p.seed)
   num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
   state, schedule = shared.create_classifier_state(model, p.key, dataset.image_shape,
-                                                   c.optimizer, num_steps)
+                                                   c.optimizer, num_steps,
+                                                   c.model.get("init", "flax"))
   step = shared.jit_step(make_train_step(model, dataset, schedule))
   result = shared.train(p, state, step, batcher.batch, num_steps,
                         evaluate=lambda s, _: evaluate(s.variables))

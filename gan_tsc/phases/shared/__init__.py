@@ -99,28 +99,32 @@ def check_num_classes(model_config, num_classes: int, phase: str) -> None:
 
 
 def create_state(model, key, example_inputs: tuple, optimizer_config, num_steps: int,
-                 **apply_kwargs) -> tuple[TrainState, Any]:
-  """A replicated TrainState for `model` initialised on `example_inputs`, and its schedule."""
+                 init: str = "flax", **apply_kwargs) -> tuple[TrainState, Any]:
+  """A replicated TrainState for `model` initialised on `example_inputs` (`init`:
+  'flax', or 'torch' for PyTorch's default initialisation), and its schedule."""
   tx, schedule = optim.build(optimizer_config, num_steps)
 
-  def init():
+  def initialise():
     variables = model.init(key, *example_inputs, **apply_kwargs)
-    return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
+    params = models.reinitialize(variables["params"], jax.random.fold_in(key, 1), init)
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
                              batch_stats=variables.get("batch_stats", {}))
 
-  return jax.jit(init, out_shardings=parallel.replicated())(), schedule
+  return jax.jit(initialise, out_shardings=parallel.replicated())(), schedule
 
 
-def create_classifier_state(model, key, input_shape, optimizer_config, num_steps):
+def create_classifier_state(model, key, input_shape, optimizer_config, num_steps,
+                            init: str = "flax"):
   """A classifier's state for inputs of `input_shape` (one example), and its schedule."""
   return create_state(model, key, (jnp.zeros((1,) + tuple(input_shape), jnp.float32),),
-                      optimizer_config, num_steps)
+                      optimizer_config, num_steps, init)
 
 
-def create_generator_state(generator, key, latent_shape, optimizer_config, num_steps):
+def create_generator_state(generator, key, latent_shape, optimizer_config, num_steps,
+                           init: str = "flax"):
   """A generator's state for latent codes of `latent_shape`, and its schedule."""
   return create_state(generator, key, (jnp.zeros((2,) + tuple(latent_shape), jnp.float32),),
-                      optimizer_config, num_steps)
+                      optimizer_config, num_steps, init)
 
 
 BATCH_SHARDINGS = {"data": parallel.batch_sharded, "stacked": parallel.stacked_batch_sharded,
