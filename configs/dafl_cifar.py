@@ -6,7 +6,8 @@ momentum 0.9 wd 5e-4 x0.1 at 40% and 80%, 2000 epochs x 120 iterations;
 one-hot/entropy/activation = 0.05/5.0/0.01 on CIFAR-10, 0.5/20.0/0.1 on CIFAR-100.
 Paper: CIFAR-10 teacher 95.58% -> DAFL 92.22% (KD with data 94.34%); CIFAR-100
 teacher 77.84% -> DAFL 74.47% (KD with data 76.87%).
-The reported accuracy is the final step's (the official script reports the
+Every network starts from PyTorch's default initialisation (init='torch'), as
+in the official code. The reported accuracy is the final step's (the official script reports the
 best over epochs, chosen on the test set).
 
   python launch/main.py --config=configs/dafl_cifar.py:data=cifar100 \
@@ -34,7 +35,7 @@ def get_config(variant: str = ""):
   words, args = common.parse_variant(variant, args=dict(data=common.one_of(*DATA)))
   data = args.get("data", "cifar10")
   num_classes, loss_weights = DATA[data]
-  config = dafl.dafl_config(
+  config = dafl.torch_init(dafl.dafl_config(
       data, words,
       dafl.dafl_phase(
           common.model("resnet18", num_classes), dafl.dafl_generator(1000, 32, 3),
@@ -42,7 +43,7 @@ def get_config(variant: str = ""):
           student_optimizer=common.paper_sgd(decay_at=(0.4, 0.8)), batch_size=1024,
           num_steps=2000 * 120, **loss_weights, eval_every_steps=6000,
           checkpoint_every_steps=6000),
-      baselines=dict(checkpoint_every_steps=3910))
+      baselines=dict(checkpoint_every_steps=3910)))
   if "smoke" in words:
     config.dafl.generator.latent_dim = 16
   return config

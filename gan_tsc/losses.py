@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
+from flax import traverse_util
 
 
 # ---------------------------------------------------------------------------
@@ -21,6 +22,11 @@ def kd_kl(student_logits, teacher_logits, temperature: float = 1.0):
   s = jax.nn.log_softmax(student_logits / temperature, -1)
   kl = jnp.sum(jnp.exp(t) * (t - s), axis=-1)
   return jnp.mean(kl) * temperature**2
+
+
+def logit_l1(student_logits, teacher_logits):
+  """Mean absolute difference of logits (DFAD's student and adversarial loss)."""
+  return jnp.mean(jnp.abs(student_logits - teacher_logits))
 
 
 def logit_l2(student_logits, teacher_logits):
@@ -46,7 +52,41 @@ def dafl_activation(teacher_features):
 def dafl_information_entropy(teacher_logits):
   """Σ p̄·log10 p̄ of the batch-mean softmax: minimal when classes are balanced."""
   mean_probs = jnp.mean(jax.nn.softmax(teacher_logits, -1), axis=0)
-  return jnp.sum(mean_probs * jnp.log10(mean_probs))
+  # A class whose mean probability underflows to 0 adds 0 (0·log 0), not NaN.
+  return jnp.sum(mean_probs * jnp.log10(jnp.maximum(mean_probs, jnp.finfo(mean_probs.dtype).tiny)))
+
+
+# ---------------------------------------------------------------------------
+# Data-free losses after DAFL (on a generated batch through the frozen teacher).
+
+
+def bn_statistics(input_stats, batch_stats):
+  """Σ over the teacher's BatchNorm layers of ‖μ_batch − μ_running‖₂ + ‖σ²_batch − σ²_running‖₂.
+
+  DeepInversion's feature-statistics loss. `input_stats` is the teacher's
+  BN_INPUT_STATS collection (per layer, under 'input', a 1-tuple of the
+  batch (mean, var) of that layer's input); `batch_stats` its running
+  statistics, found under the same layer path.
+  """
+  running = traverse_util.flatten_dict(batch_stats)
+  total = 0.0
+  for path, ((mean, var),) in traverse_util.flatten_dict(input_stats).items():
+    layer = path[:-1]  # drop 'input'
+    total += jnp.linalg.norm(mean - running[layer + ("mean",)])
+    total += jnp.linalg.norm(var - running[layer + ("var",)])
+  return total
+
+
+def total_variation(images):
+  """Mean absolute difference of vertically and of horizontally adjacent pixels
+  (NHWC), summed: DeepInversion's (ℓ1) smoothness prior."""
+  return (jnp.mean(jnp.abs(images[:, 1:] - images[:, :-1]))
+          + jnp.mean(jnp.abs(images[:, :, 1:] - images[:, :, :-1])))
+
+
+def l2_prior(images):
+  """Mean squared pixel: DeepInversion's ℓ2 prior, keeping pixels small."""
+  return jnp.mean(jnp.square(images))
 
 
 # ---------------------------------------------------------------------------

@@ -289,3 +289,10 @@ def test_smoke_configs(launcher, tmp_path, name, variant, mocked):
   phases = ("teacher", "dafl") + (("student_scratch", "student_kd") if "baselines" in variant else ())
   for phase in phases:
     assert f"| {phase} |" in table
+
+
+def test_information_entropy_is_finite_when_a_class_underflows():
+  logits = jnp.array([[200.0, 0.0, -200.0], [0.0, 200.0, -200.0]])  # class 2: p = 0 exactly
+  value, grad = jax.value_and_grad(losses.dafl_information_entropy)(logits)
+  assert float(value) == pytest.approx(np.log10(0.5), rel=1e-5)
+  assert np.all(np.isfinite(grad))
