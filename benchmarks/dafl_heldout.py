@@ -49,10 +49,10 @@ def main():
     student = models.build_classifier(config[args.phase].student)
     directory = checkpoints.find_checkpoint_dir(os.path.join(workdir, args.phase))
     raw = checkpoints.read_latest(directory)["student"]
-    step = int(raw["step"])
+    updates = int(raw["step"])  # the student's updates: iterations x student_updates
     variables = {"params": raw["params"], "batch_stats": raw.get("batch_stats") or {}}
     batch = config[args.phase].get("eval_batch_size", 500)
-    line = (f"{workdir} step {step}: held-out accuracy "
+    line = (f"{workdir} after {updates} student updates: held-out accuracy "
             f"{ClassifierEvaluator(student, held_out, batch, split='train')(variables)['accuracy']:.4f}")
     if args.test:
       line += f", test accuracy {ClassifierEvaluator(student, dataset, batch)(variables)['accuracy']:.4f}"

@@ -1,0 +1,107 @@
+r"""The data-free table on real data, over seeds: teacher, KD with data, and each data-free method.
+
+  .venv/bin/python benchmarks/datafree.py --data fashion_mnist            # hours on 2 CPU cores
+  .venv/bin/python benchmarks/datafree.py --data digits --seeds 3         # ~20 minutes
+  .venv/bin/python benchmarks/datafree.py --data fashion_mnist --seeds 1 --methods dafl,dfad
+
+For each seed s, `configs/datafree_<data>.py:baselines,method=dafl` with
+seed s trains the teacher (LeNet-5 with BatchNorm), the student from scratch,
+the student distilled on real images and the DAFL student; every other method
+then reuses that seed's teacher (--config.teacher.checkpoint) in a workdir of
+its own. Rerunning continues: finished runs are read back, not trained again
+(--fresh starts over). Prints, per row, the final-step test accuracy as
+mean ± std over the seeds, each seed's figure, the mean wall time of the phase
+and its training images/s (a data-free row's images are its generated batches
+per second). Wall times are those measured when the phase ran (kept in each
+workdir's bench_walls.json); runs are sequential, one at a time.
+"""
+
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+from bench_util import ROOT, timed_pipeline_run
+
+METHOD_ROWS = {"dafl": "DAFL (paper losses)", "dfad": "DFAD (adversarial L1)",
+               "bn_adversarial": "BN + adversarial (DFQ terms)",
+               "bn_adversarial_replay": "BN + adversarial + replay"}
+BASE_ROWS = (("teacher", "teacher (LeNet-5 + BN)"), ("student_scratch", "student, labels"),
+             ("student_kd", "student, KD with real data"))
+
+
+def run_once(config, workdir: str) -> dict:
+  """Runs (or continues) one pipeline; returns {phase: results, with 'wall'}.
+
+  The wall time and images/s of a phase are those of the process that
+  trained it (a continued run restores finished phases in no time), kept in
+  the workdir's bench_walls.json."""
+  walls_path = os.path.join(workdir, "bench_walls.json")
+  measured = json.load(open(walls_path)) if os.path.exists(walls_path) else {}
+  _, walls, _ = timed_pipeline_run(config, workdir)
+  results = json.load(open(os.path.join(workdir, "results.json")))
+  for phase, seconds in walls.items():
+    speed = results[phase].get("train_examples_per_sec")
+    if speed and not results[phase].get("restored_from"):  # trained in this process
+      measured[phase] = {"wall": seconds, "train_examples_per_sec": speed}
+  with open(walls_path, "w") as f:
+    json.dump(measured, f)
+  return {phase: {**r, **measured.get(phase, {})} for phase, r in results.items()}
+
+
+def mean_std(values) -> str:
+  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--data", choices=("fashion_mnist", "digits"), default="fashion_mnist")
+  parser.add_argument("--seeds", type=int, default=3)
+  parser.add_argument("--methods", default=",".join(METHOD_ROWS),
+                      help=f"comma-separated, from {','.join(METHOD_ROWS)}")
+  parser.add_argument("--workdir", default=None)
+  parser.add_argument("--fresh", action="store_true", help="delete earlier runs first")
+  args = parser.parse_args()
+  methods = [m for m in args.methods.split(",") if m]
+  unknown = sorted(set(methods) - set(METHOD_ROWS))
+  if unknown:
+    raise SystemExit(f"Unknown method(s) {unknown}; choose from {tuple(METHOD_ROWS)}.")
+  from gan_tsc import configs
+  root = args.workdir or os.path.join(ROOT, "runs", f"bench_datafree_{args.data}")
+  if args.fresh:
+    shutil.rmtree(root, ignore_errors=True)
+  rows = {}  # row label -> list of (seed, results)
+  for seed in range(args.seeds):
+    base = os.path.join(root, f"seed{seed}", "dafl")
+    for method in ["dafl"] + [m for m in methods if m != "dafl"]:
+      variant = f"baselines,method={method}" if method == "dafl" else f"method={method}"
+      config = configs.load(f"datafree_{args.data}", variant, lock=False)
+      config.seed = seed
+      workdir = base
+      if method != "dafl":
+        config.teacher.checkpoint = os.path.join(base, "teacher")
+        workdir = os.path.join(root, f"seed{seed}", method)
+      config.lock()
+      print(f"\n=== seed {seed}, {method}: {workdir}", flush=True)
+      results = run_once(config, workdir)
+      if method == "dafl":
+        for phase, label in BASE_ROWS:
+          rows.setdefault(label, []).append(results[phase])
+      if method in methods:
+        rows.setdefault(METHOD_ROWS[method], []).append(results["dafl"])
+  print(f"\nData-free table, {args.data} (LeNet-5 + BN teacher -> LeNet-5-half; final-step "
+        f"test accuracy, mean ± std over {args.seeds} seed(s); sequential runs)\n")
+  print("| row | test accuracy | per seed | steps | wall (mean) | train img/s |")
+  print("|---|---|---|---|---|---|")
+  for label, found in rows.items():
+    accs = [r["test_accuracy"] for r in found]
+    walls = [r["wall"] for r in found if r.get("wall")]
+    speed = [r["train_examples_per_sec"] for r in found if r.get("train_examples_per_sec")]
+    print(f"| {label} | {mean_std(accs)} | {' / '.join(f'{100 * a:.2f}' for a in accs)} | "
+          f"{found[0]['steps']} | {np.mean(walls) / 60:.1f} min | "
+          f"{np.mean(speed) if speed else float('nan'):.0f} |")
+
+
+if __name__ == "__main__":
+  main()
