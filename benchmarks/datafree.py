@@ -6,7 +6,8 @@ r"""The data-free table on real data, over seeds: teacher, KD with data, and eac
 
 For each seed s, `configs/datafree_<data>.py:baselines,method=dafl` with
 seed s trains the teacher (LeNet-5 with BatchNorm), the student from scratch,
-the student distilled on real images and the DAFL student; every other method
+the student distilled on real images and the DAFL student (always, even when
+--methods leaves DAFL out of the table); every other method
 then reuses that seed's teacher (--config.teacher.checkpoint) in a workdir of
 its own. Rerunning continues: finished runs are read back, not trained again
 (--fresh starts over). Prints, per row, the final-step test accuracy as
