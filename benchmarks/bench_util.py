@@ -9,6 +9,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def mean_std(values) -> str:
+  """Accuracies (fractions) as 'mean ± std%' over seeds."""
+  import numpy as np
+  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
+
+
 def timed_pipeline_run(config, workdir: str):
   """pipeline.run(config, workdir) -> (outputs, {phase: wall seconds}, total seconds)."""
   from gan_tsc import pipeline

@@ -23,7 +23,7 @@ import os
 import shutil
 
 import numpy as np
-from bench_util import ROOT, timed_pipeline_run
+from bench_util import ROOT, mean_std, timed_pipeline_run
 
 METHOD_ROWS = {"dafl": "DAFL (paper losses)", "dfad": "DFAD (adversarial L1)",
                "bn_adversarial": "BN + adversarial (DFQ terms)",
@@ -51,10 +51,6 @@ def run_once(config, workdir: str) -> dict:
   return {phase: {**r, **measured.get(phase, {})} for phase, r in results.items()}
 
 
-def mean_std(values) -> str:
-  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--data", choices=("fashion_mnist", "digits"), default="fashion_mnist")
@@ -72,7 +68,7 @@ def main():
   root = args.workdir or os.path.join(ROOT, "runs", f"bench_datafree_{args.data}")
   if args.fresh:
     shutil.rmtree(root, ignore_errors=True)
-  rows = {}  # row label -> list of (seed, results)
+  rows = {}  # row label -> its results, one per seed
   for seed in range(args.seeds):
     base = os.path.join(root, f"seed{seed}", "dafl")
     for method in ["dafl"] + [m for m in methods if m != "dafl"]:

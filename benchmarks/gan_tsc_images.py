@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from bench_util import ROOT, timed_pipeline_run
+from bench_util import ROOT, mean_std, timed_pipeline_run
 
 
 def candidate_sets(dataset, outputs, key_seed: int):
@@ -52,10 +52,6 @@ def candidate_sets(dataset, outputs, key_seed: int):
       "10 real images per class, repeated": dataset.train_images[np.resize(per_class, n)],
       "Gaussian noise": pixels.tanh_to_uint8(np.clip(noise, -1, 1)),
   }
-
-
-def mean_std(values) -> str:
-  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
 
 
 def main():

@@ -22,7 +22,7 @@ docs/RESULTS.md, "Data-free distillation after DAFL", has the runs.
   python launch/main.py --config=configs/datafree_fashion_mnist.py:baselines ...  # + scratch, KD
 
 Expected (default): 78.57% after 26.1 minutes on a 2-core AMD EPYC without
-AVX-512 (teacher 91.05%, 7 minutes of it; docs/RESULTS.md). DAFL: 64.12%.
+AVX-512 (teacher 91.05%, trained in the same run; docs/RESULTS.md). DAFL: 64.12%.
 `:smoke` runs every phase for 4 steps on 512 training images.
 """
 

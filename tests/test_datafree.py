@@ -223,6 +223,9 @@ def test_bad_settings_are_refused(settings, message):
   c = phase_config(method, **settings)
   with pytest.raises(dafl.DaflError, match=message):
     setup(c, bn_teacher())
+
+
+def test_unknown_loss_or_method_is_refused():
   c = phase_config()
   c.student_loss = "mse"
   with pytest.raises(dafl.DaflError, match="student_loss must be one of"):
@@ -288,7 +291,7 @@ def test_cifar_datafree_step_at_full_size():
   before = jax.device_get(teacher.variables)
   generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
   state, gs, ss = dafl.create_state(generator, student, jax.random.PRNGKey(1), c, (32, 32, 3),
-                                    c.num_steps, 100)
+                                    c.num_steps)
   assert models.count_params(state.student.params) > 11_000_000
   step = shared.jit_step(dafl.make_step(generator, teacher_model, student, c, gs, ss),
                          batch=None, frozen=1)

@@ -42,7 +42,7 @@ from gan_tsc.trained import TrainedClassifier, TrainState
 
 GENERATOR_TERMS = ("one_hot", "information_entropy", "activation", "bn_statistics",
                    "adversarial", "total_variation", "l2")
-DISCREPANCIES = {"kl": None, "l1": losses.logit_l1}  # 'kl' is kd_kl at the phase's temperature
+DISCREPANCIES = ("kl", "l1")  # kd_kl at the phase's temperature, or DFAD's logit L1
 
 
 @flax.struct.dataclass
@@ -68,7 +68,7 @@ def check_settings(c) -> None:
       raise DaflError(f"loss_weights.{name} must be >= 0 (0 = off), got {weights[name]}.")
   for key in ("adversarial_loss", "student_loss"):
     if c[key] not in DISCREPANCIES:
-      raise DaflError(f"{key} must be one of {tuple(DISCREPANCIES)}, got {c[key]!r}.")
+      raise DaflError(f"{key} must be one of {DISCREPANCIES}, got {c[key]!r}.")
   if c.generator_updates < 1 or c.student_updates < 1:
     raise DaflError("generator_updates and student_updates must be >= 1, got "
                     f"{c.generator_updates} and {c.student_updates}.")
@@ -84,7 +84,7 @@ def discrepancy(name: str, temperature: float):
   """(student logits, teacher logits) -> the named student-teacher discrepancy."""
   if name == "kl":
     return lambda s, t: losses.kd_kl(s, t, temperature)
-  return DISCREPANCIES[name]
+  return losses.logit_l1
 
 
 def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule):
@@ -216,7 +216,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   return step
 
 
-def create_state(generator, student, key, config_phase, image_shape, num_steps, num_classes=None):
+def create_state(generator, student, key, config_phase, image_shape, num_steps):
   """The generator's and student's states (their schedules count updates, not
   iterations) and an empty replay memory of `replay.size` images."""
   c = config_phase
@@ -230,7 +230,7 @@ def create_state(generator, student, key, config_phase, image_shape, num_steps, 
       num_steps * c.generator_updates, c.generator.get("init", "flax"))
   memory = {}
   if c.replay.size:
-    num_classes = num_classes or c.student.num_classes
+    num_classes = c.student.num_classes
     memory = jax.jit(lambda: {
         "images": jnp.zeros((c.replay.size,) + tuple(image_shape), jnp.float32),
         "logits": jnp.zeros((c.replay.size, num_classes), jnp.float32),
@@ -304,7 +304,7 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   p = shared.start(config, phase, workdir)
   parallel.check_batch_size(c.batch_size)
   state, g_schedule, s_schedule = create_state(generator, student, p.key, c, dataset.image_shape,
-                                               c.num_steps, dataset.num_classes)
+                                               c.num_steps)
   check_teacher(teacher, generator, state.generator.variables, c, dataset.image_shape, p.key)
   evaluate = ClassifierEvaluator(student, dataset, c.eval_batch_size).test_metrics
   if c.checkpoint:  # the student of a finished run instead of training
