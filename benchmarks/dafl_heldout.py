@@ -49,7 +49,8 @@ def main():
     student = models.build_classifier(config[args.phase].student)
     directory = checkpoints.find_checkpoint_dir(os.path.join(workdir, args.phase))
     raw = checkpoints.read_latest(directory)["student"]
-    updates = int(raw["step"])  # the student's updates: iterations x student_updates
+    # The student's updates: iterations x (student_updates + replay.updates).
+    updates = int(raw["step"])
     variables = {"params": raw["params"], "batch_stats": raw.get("batch_stats") or {}}
     batch = config[args.phase].get("eval_batch_size", 500)
     line = (f"{workdir} after {updates} student updates: held-out accuracy "

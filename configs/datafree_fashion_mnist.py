@@ -6,22 +6,24 @@ generator matches. Methods (`method=`):
   bn_adversarial_replay  (the default) BN statistics 1 + one-hot 1 + information
                          entropy 5 + adversarial KL 0.3; 2 student updates per
                          iteration, each also on 64 images replayed from a
-                         memory of the last 5,120 generated ones.
+                         memory of the last 5,120 generated ones, then 2 more
+                         on 128 images of the memory alone (replay.updates).
   bn_adversarial         the same without the memory (DFQ's terms).
   dfad                   adversarial L1 alone, student L1, 5 student updates.
   dafl                   the paper's losses with dafl_fashion_mnist.py's recipe
                          (width 64, lr_G 0.02, oh/ie/a 0.1/5/0, 7,000 steps).
 Shared, CPU-sized: DAFL's generator at width 32 (the paper's 128), batch 64,
-4,000 iterations, Adam lr_G 1e-3 and lr_S 2e-3 with a cosine, KL at T = 1.
-The recipe (adversarial 0.3 rather than 1, the memory) was chosen on the last
-10,000 training images (benchmarks/dafl_heldout.py), never the test set;
-docs/RESULTS.md, "Data-free distillation after DAFL", has the runs.
+4,000 iterations (4,800 took 30m10s with the teacher here), Adam lr_G 1e-3
+and lr_S 2e-3 with a cosine, KL at T = 1.
+The recipe (adversarial 0.3 rather than 1, the memory, the updates on it) was
+chosen on the last 10,000 training images (benchmarks/dafl_heldout.py), never
+the test set; docs/RESULTS.md, "Data-free distillation after DAFL", has the runs.
 
   python launch/main.py --config=configs/datafree_fashion_mnist.py --workdir=runs/df_fm
   python launch/main.py --config=configs/datafree_fashion_mnist.py:method=dfad --workdir=...
   python launch/main.py --config=configs/datafree_fashion_mnist.py:baselines ...  # + scratch, KD
 
-Expected (default): 78.57% after 26.1 minutes on a 2-core AMD EPYC without
+Expected (default): 79.11% after 22.9 minutes on a 2-core AMD EPYC without
 AVX-512 (teacher 91.05%, trained in the same run; docs/RESULTS.md). DAFL: 64.12%.
 `:smoke` runs every phase for 4 steps on 512 training images.
 """

@@ -189,6 +189,55 @@ def test_replayed_images_reach_the_student():
                                                       jax.tree.leaves(students[1])))
 
 
+def test_memory_only_updates_learn_from_the_memory_alone():
+  """replay.updates: further student updates on batches drawn from the memory,
+  after the fresh one; no generator or teacher pass, nothing written to the memory."""
+  teacher = bn_teacher()
+  c = phase_config("bn_adversarial_replay", student_updates=1, replay_size=32, replay_mix=0.5)
+  c.student_optimizer.schedule = "constant"
+  key = jax.random.PRNGKey(4)
+  state, step, _ = setup(c, teacher)
+  fresh_only, _ = step(state, None, key, teacher.variables)
+  c.replay.updates = 3
+  state, step, _ = setup(c, teacher)
+  state, metrics = step(state, None, key, teacher.variables)
+  assert int(state.generator.step) == 1 and int(state.student.step) == 4
+  assert int(state.memory["count"]) == 16 and "kd_loss_replay" in metrics
+  for a, b in zip(jax.tree.leaves(jax.device_get(fresh_only.memory)),
+                  jax.tree.leaves(jax.device_get(state.memory))):
+    np.testing.assert_array_equal(a, b)
+  # By hand: three KL updates on 24 images drawn from the 16 remembered ones.
+  student_model = models.build_classifier(c.student)
+  memory, s = jax.device_get(fresh_only.memory), jax.device_get(fresh_only.student)
+  iteration_key = jax.random.fold_in(key, 0)
+  for j in range(3):
+    pick = jax.random.randint(jax.random.fold_in(iteration_key, 2 + j), (24,), 0, 16)
+    images, logits = memory["images"][pick], memory["logits"][pick]
+
+    def kl(params):
+      out, _ = student_model.apply({"params": params, "batch_stats": s.batch_stats}, images,
+                                   train=True, mutable=["batch_stats"])
+      return losses.kd_kl(out, logits, c.temperature)
+    s = s.apply_gradients(grads=jax.grad(kl)(s.params), batch_stats=s.batch_stats)
+  for a, b in zip(jax.tree.leaves(s.params), jax.tree.leaves(jax.device_get(state.student.params))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=3e-5)  # Adam amplifies round-off near 0
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(
+      jax.tree.leaves(s.params), jax.tree.leaves(jax.device_get(fresh_only.student.params))))
+
+
+def test_memory_only_updates_count_in_the_students_schedule():
+  teacher = bn_teacher()
+  c = phase_config("bn_adversarial_replay", student_updates=2, replay_size=32, replay_mix=0.5)
+  c.replay.updates = 2
+  state, step, _ = setup(c, teacher)
+  for _ in range(2):
+    state, metrics = step(state, None, jax.random.PRNGKey(0), teacher.variables)
+  assert int(state.student.step) == 8 and int(state.memory["count"]) == 64
+  # The cosine ends at num_steps x 4 student updates; the second step starts at update 4.
+  assert float(metrics["lr_student"]) == pytest.approx(
+      float(2e-3 * 0.5 * (1 + np.cos(np.pi * 4 / 40))), rel=1e-5)
+
+
 def test_replay_memory_resumes_from_a_checkpoint_exactly(tmp_path):
   teacher = bn_teacher()
   c = phase_config("bn_adversarial_replay", replay_size=32, replay_mix=1.0)
@@ -217,6 +266,7 @@ def test_replay_memory_resumes_from_a_checkpoint_exactly(tmp_path):
     (dict(student_updates=0), "student_updates must be >= 1"),
     (dict(replay_size=40), "multiple of batch_size"),
     (dict(replay_size=32, replay_mix=0.0), "replay.mix"),
+    (dict(replay_size=0, replay_updates=2), "needs a replay memory"),
 ])
 def test_bad_settings_are_refused(settings, message):
   method = "bn_adversarial_replay" if "replay_size" in settings else "bn_adversarial"

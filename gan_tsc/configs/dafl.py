@@ -41,7 +41,8 @@ def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
   'kl' or 'l1'), total_variation and l2 image priors. `student_loss` 'kl'
   (at `temperature`) or 'l1'; `generator_updates` and `student_updates` per
   iteration (num_steps counts iterations); `replay.size` images of past
-  batches (0 = off), of which `replay.mix` x batch_size join every student batch.
+  batches (0 = off), of which `replay.mix` x batch_size join every student batch,
+  and `replay.updates` further student updates per iteration on the memory alone.
   collapse_patience: logging intervals of collapsed images before a warning.
   """
   block = common.trained_phase(
@@ -51,7 +52,7 @@ def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
       loss_weights=dict(one_hot=one_hot, information_entropy=information_entropy,
                         activation=activation, bn_statistics=bn_statistics,
                         adversarial=adversarial, total_variation=total_variation, l2=l2),
-      generator_updates=1, student_updates=1, replay=dict(size=0, mix=0.0),
+      generator_updates=1, student_updates=1, replay=dict(size=0, mix=0.0, updates=0),
       collapse_patience=5, eval_batch_size=500, batch_size=batch_size, num_steps=num_steps,
       log_every_steps=120, eval_every_steps=1200)
   return common.updated(block, overrides)
@@ -107,7 +108,7 @@ def datafree_method(block: ConfigDict, method: str, *, dafl_weights: dict,
                     bn_statistics: float = 1.0, one_hot: float = 1.0,
                     information_entropy: float = 5.0, adversarial: float = 1.0,
                     student_updates: int = 1, replay_size: int = 0,
-                    replay_mix: float = 1.0) -> ConfigDict:
+                    replay_mix: float = 1.0, replay_updates: int = 0) -> ConfigDict:
   """Sets `block`'s generator terms and student updates for `method`:
 
     dafl                   the paper's one-hot, information entropy, activation
@@ -116,7 +117,8 @@ def datafree_method(block: ConfigDict, method: str, *, dafl_weights: dict,
     bn_adversarial         BN statistics + one-hot + information entropy +
                            adversarial KL (DFQ's terms); `student_updates`.
     bn_adversarial_replay  the same with a replay memory of `replay_size`
-                           images, `replay_mix` x batch_size per student batch.
+                           images, `replay_mix` x batch_size per student batch,
+                           and `replay_updates` student updates on it alone.
   """
   if method not in METHODS:
     raise ValueError(f"Unknown data-free method {method!r}; choose one of {METHODS}.")
@@ -132,7 +134,7 @@ def datafree_method(block: ConfigDict, method: str, *, dafl_weights: dict,
                                "adversarial": adversarial})
     block.student_updates = student_updates
     if method == "bn_adversarial_replay":
-      block.replay.update(size=replay_size, mix=replay_mix)
+      block.replay.update(size=replay_size, mix=replay_mix, updates=replay_updates)
   return block
 
 
@@ -154,9 +156,10 @@ def lenet_datafree_config(task: str, variant: str, *, num_steps: int, replay_siz
   The default method (bn_adversarial_replay) and its siblings share DAFL's
   generator at width 32, batch 64, Adam lr_G 1e-3 and lr_S 2e-3 (cosine), BN
   statistics 1 + one-hot 1 + information entropy 5 + adversarial KL 0.3 and 2
-  student updates per iteration; `method=dafl` takes the task's DAFL config's
-  recipe instead (`dafl_recipe`: generator width, lr_G, student schedule,
-  num_steps) with `dafl_weights`. Variant: method=, baselines, smoke.
+  student updates per iteration (with the memory: 2 more on it alone);
+  `method=dafl` takes the task's DAFL config's recipe instead (`dafl_recipe`:
+  generator width, lr_G, student schedule, num_steps) with `dafl_weights`.
+  Variant: method=, baselines, smoke.
   """
   words, args = common.parse_variant(variant, args=dict(method=common.one_of(*METHODS)))
   method = args.get("method", "bn_adversarial_replay")
@@ -173,4 +176,5 @@ def lenet_datafree_config(task: str, variant: str, *, num_steps: int, replay_siz
     block.student_optimizer.schedule = dafl_recipe["student_schedule"]
     block.num_steps = dafl_recipe["num_steps"]
   return datafree_config(task, words, method, block, dafl_weights=dafl_weights,
-                         adversarial=0.3, student_updates=2, replay_size=replay_size)
+                         adversarial=0.3, student_updates=2, replay_size=replay_size,
+                         replay_updates=2)

@@ -18,7 +18,9 @@ The generator's loss is a weighted sum of named terms (`loss_weights`):
   total_variation, l2   DeepInversion's image priors.
 A replay memory (`replay.size` > 0 images) keeps past generated batches and
 their teacher logits on device, in the checkpointed state; every student
-update also learns from `replay.mix` x batch_size of them, drawn at random.
+update also learns from `replay.mix` x batch_size of them, drawn at random,
+and `replay.updates` further student updates per iteration learn from the
+memory alone (no generator or teacher pass: the cheap updates).
 The training data is never read; the test split only measures the student.
 """
 
@@ -75,9 +77,22 @@ def check_settings(c) -> None:
   if c.replay.size < 0 or c.replay.size % c.batch_size:
     raise DaflError(f"replay.size must be a multiple of batch_size ({c.batch_size}) "
                     f"(0 = no replay), got {c.replay.size}.")
+  if replay_updates(c) < 0 or (replay_updates(c) and not c.replay.size):
+    raise DaflError(f"replay.updates (student updates on the memory alone) must be >= 0 "
+                    f"and needs a replay memory (replay.size > 0), got {replay_updates(c)} "
+                    f"with replay.size {c.replay.size}.")
   if c.replay.size and not 0 < c.replay.mix:
     raise DaflError(f"replay.mix (replayed images per student batch, as a share of "
                     f"batch_size) must be > 0 with a replay memory, got {c.replay.mix}.")
+
+
+def replay_updates(c) -> int:
+  return int(c.replay.get("updates", 0))
+
+
+def student_updates_per_iteration(c) -> int:
+  """What the student's schedule counts per iteration: fresh and memory-only updates."""
+  return c.student_updates + replay_updates(c)
 
 
 def discrepancy(name: str, temperature: float):
@@ -97,6 +112,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   adversarial_fn = discrepancy(c.adversarial_loss, c.temperature)
   n_generator, n_student = c.generator_updates, c.student_updates
   replayed = int(round(c.replay.mix * batch_size)) if c.replay.size else 0
+  n_replay = replay_updates(c)
   # The three DAFL terms are always computed (and logged); the others only when weighted.
   optional = {k for k in ("bn_statistics", "adversarial", "total_variation", "l2")
               if weights.get(k, 0.0) > 0}
@@ -151,14 +167,14 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
             "logits": jax.lax.dynamic_update_slice_in_dim(memory["logits"], t_logits, at, 0),
             "count": memory["count"] + images.shape[0]}
 
-  def student_update(s, memory, images, t_logits, key):
-    if replayed:
-      memory = remember(memory, images, t_logits)
-      filled = jnp.minimum(memory["count"], memory["images"].shape[0])
-      pick = jax.random.randint(key, (replayed,), 0, filled)
-      images = jnp.concatenate([images, memory["images"][pick]])
-      t_logits = jnp.concatenate([t_logits, memory["logits"][pick]])
+  def recall(memory, key, n):
+    """n images drawn at random from the filled part of the memory, with their logits."""
+    filled = jnp.minimum(memory["count"], memory["images"].shape[0])
+    pick = jax.random.randint(key, (n,), 0, filled)
+    return memory["images"][pick], memory["logits"][pick]
 
+  def learn(s, images, t_logits):
+    """One student update towards the teacher's logits; the logits of the first batch_size."""
     def student_loss(s_params):
       s_logits, s_updates = student.apply({"params": s_params, "batch_stats": s.batch_stats},
                                           images, train=True, mutable=["batch_stats"])
@@ -167,12 +183,21 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
 
     (loss, (s_logits, s_stats)), s_grads = jax.value_and_grad(student_loss, has_aux=True)(
         s.params)
-    return s.apply_gradients(grads=s_grads, batch_stats=s_stats), memory, loss, s_logits
+    return s.apply_gradients(grads=s_grads, batch_stats=s_stats), loss, s_logits
+
+  def student_update(s, memory, images, t_logits, key):
+    if replayed:
+      memory = remember(memory, images, t_logits)
+      old_images, old_logits = recall(memory, key, replayed)
+      images = jnp.concatenate([images, old_images])
+      t_logits = jnp.concatenate([t_logits, old_logits])
+    s, loss, s_logits = learn(s, images, t_logits)
+    return s, memory, loss, s_logits
 
   def step(state: DaflState, batch, key, teacher_variables):
     del batch  # data-free
     g, s, memory = state.generator, state.student, state.memory
-    iteration = s.step // n_student
+    iteration = s.step // (n_student + n_replay)
     key = jax.random.fold_in(key, iteration)
     normal = lambda k: jax.random.normal(k, (batch_size, latent_dim))
     z = normal(key)  # DAFL's one draw per iteration; further draws use fold_in(key, 1, 2, ...)
@@ -196,10 +221,21 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
     if n_student > 1:  # a scan: one compiled update, however many
       keys = jnp.stack([jax.random.fold_in(key, n_generator + j) for j in range(1, n_student)])
       (s, memory, images, t_logits, kd, s_logits), _ = jax.lax.scan(
-          fresh_student_update, (s, memory, images, t_logits, kd, s_logits), keys)
+          fresh_student_update, (s, memory, images, t_logits, kd, s_logits), keys,
+          unroll=True)  # unrolled: the memory is not carried through a loop
+
+    def memory_student_update(s, k):
+      """A further student update on the memory alone: a student-sized batch of it."""
+      s, kd, _ = learn(s, *recall(memory, k, batch_size + replayed))
+      return s, kd
+
+    if n_replay:
+      keys = jnp.stack([jax.random.fold_in(key, n_generator + n_student + j)
+                        for j in range(n_replay)])
+      s, replay_kd = jax.lax.scan(memory_student_update, s, keys)
     teacher_classes = jnp.argmax(t_logits, -1)
     metrics = {
-        "generator_loss": g_loss, "kd_loss": kd,
+        "generator_loss": g_loss, "kd_loss": kd,  # on the last fresh student batch
         **{f"loss_{k}": v for k, v in parts.items()},
         # On the last student batch, before that student update.
         "student_teacher_agreement": jnp.mean(jnp.argmax(s_logits, -1) == teacher_classes),
@@ -211,6 +247,8 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
     }
     if replayed:
       metrics["replay_filled"] = jnp.minimum(memory["count"], memory["images"].shape[0])
+    if n_replay:
+      metrics["kd_loss_replay"] = jnp.mean(replay_kd)
     return DaflState(g, s, memory), metrics
 
   return step
@@ -223,7 +261,8 @@ def create_state(generator, student, key, config_phase, image_shape, num_steps):
   check_settings(c)
   g_key, s_key = jax.random.split(key)
   s_state, s_schedule = shared.create_classifier_state(
-      student, s_key, image_shape, c.student_optimizer, num_steps * c.student_updates,
+      student, s_key, image_shape, c.student_optimizer,
+      num_steps * student_updates_per_iteration(c),
       c.student.get("init", "flax"))
   g_state, g_schedule = shared.create_generator_state(
       generator, g_key, (c.generator.latent_dim,), c.generator_optimizer,
