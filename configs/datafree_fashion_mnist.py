@@ -17,7 +17,9 @@ Shared, CPU-sized: DAFL's generator at width 32 (the paper's 128), batch 64,
 and lr_S 2e-3 with a cosine, KL at T = 1.
 The recipe (adversarial 0.3 rather than 1, the memory, the updates on it) was
 chosen on the last 10,000 training images (benchmarks/dafl_heldout.py), never
-the test set; docs/RESULTS.md, "Data-free distillation after DAFL", has the runs.
+the test set; docs/RESULTS.md, "Data-free distillation after DAFL", has the runs,
+with the settings tried and not kept (BN weight 10, DFQ's class balance 20,
+tanh-pixel output, student_augment, ...).
 
   python launch/main.py --config=configs/datafree_fashion_mnist.py --workdir=runs/df_fm
   python launch/main.py --config=configs/datafree_fashion_mnist.py:method=dfad --workdir=...

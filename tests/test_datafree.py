@@ -189,6 +189,20 @@ def test_replayed_images_reach_the_student():
                                                       jax.tree.leaves(students[1])))
 
 
+def kl_update_by_hand(student_model, s, images, logits, temperature):
+  """One student update towards `logits` on `images`, written out."""
+  def kl(params):
+    out, _ = student_model.apply({"params": params, "batch_stats": s.batch_stats}, images,
+                                 train=True, mutable=["batch_stats"])
+    return losses.kd_kl(out, logits, temperature)
+  return s.apply_gradients(grads=jax.grad(kl)(s.params), batch_stats=s.batch_stats)
+
+
+def assert_params_close(expected, params):
+  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(jax.device_get(params))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=3e-5)  # Adam amplifies round-off near 0
+
+
 def test_memory_only_updates_learn_from_the_memory_alone():
   """replay.updates: further student updates on batches drawn from the memory,
   after the fresh one; no generator or teacher pass, nothing written to the memory."""
@@ -212,17 +226,50 @@ def test_memory_only_updates_learn_from_the_memory_alone():
   iteration_key = jax.random.fold_in(key, 0)
   for j in range(3):
     pick = jax.random.randint(jax.random.fold_in(iteration_key, 2 + j), (24,), 0, 16)
-    images, logits = memory["images"][pick], memory["logits"][pick]
-
-    def kl(params):
-      out, _ = student_model.apply({"params": params, "batch_stats": s.batch_stats}, images,
-                                   train=True, mutable=["batch_stats"])
-      return losses.kd_kl(out, logits, c.temperature)
-    s = s.apply_gradients(grads=jax.grad(kl)(s.params), batch_stats=s.batch_stats)
-  for a, b in zip(jax.tree.leaves(s.params), jax.tree.leaves(jax.device_get(state.student.params))):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=3e-5)  # Adam amplifies round-off near 0
+    s = kl_update_by_hand(student_model, s, memory["images"][pick], memory["logits"][pick],
+                          c.temperature)
+  assert_params_close(s.params, state.student.params)
   assert any(np.abs(a - b).max() > 0 for a, b in zip(
       jax.tree.leaves(s.params), jax.tree.leaves(jax.device_get(fresh_only.student.params))))
+
+
+def test_student_augment_shifts_and_flips_what_the_student_sees_not_the_memory():
+  """student_augment: the memory keeps the images as generated; a memory-only
+  update learns from their shifted, flipped views against the stored logits."""
+  teacher = bn_teacher()
+  c = phase_config("bn_adversarial_replay", student_updates=1, replay_size=32, replay_mix=0.5)
+  c.student_optimizer.schedule = "constant"
+  c.student_augment = ml_collections.ConfigDict(dict(kind="crop_flip", pad=2))
+  key = jax.random.PRNGKey(5)
+  state, step, _ = setup(c, teacher)
+  fresh_only, _ = step(state, None, key, teacher.variables)  # the fresh update, augmented
+  c.replay.updates = 1
+  state, step, _ = setup(c, teacher)
+  state, _ = step(state, None, key, teacher.variables)
+  c.student_augment.kind = "none"
+  plain_state, plain_step, _ = setup(c, teacher)
+  plain, _ = plain_step(plain_state, None, key, teacher.variables)
+  for a, b in zip(jax.tree.leaves(jax.device_get(plain.memory)),
+                  jax.tree.leaves(jax.device_get(state.memory))):
+    np.testing.assert_array_equal(a, b)
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(
+      jax.tree.leaves(jax.device_get(plain.student.params)),
+      jax.tree.leaves(jax.device_get(state.student.params))))
+  # By hand: the memory-only update on the augmented views of its 24 draws.
+  student_model = models.build_classifier(c.student)
+  memory, s = jax.device_get(fresh_only.memory), jax.device_get(fresh_only.student)
+  k = jax.random.fold_in(jax.random.fold_in(key, 0), 2)
+  pick = jax.random.randint(k, (24,), 0, 16)
+  images, logits = memory["images"][pick], memory["logits"][pick]
+  shift_key, flip_key = jax.random.split(jax.random.fold_in(k, dafl._AUGMENT_STREAM))
+  offsets = np.asarray(jax.random.randint(shift_key, (24, 2), 0, 5))
+  flips = np.asarray(jax.random.bernoulli(flip_key, 0.5, (24, 1, 1, 1)))
+  padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+  views = np.stack([p[dy:dy + 32, dx:dx + 32] for p, (dy, dx) in zip(padded, offsets)])
+  views = np.where(flips, views[:, :, ::-1], views)
+  assert 0 < flips.sum() < 24 and np.abs(views - images).max() > 0
+  s = kl_update_by_hand(student_model, s, views, logits, c.temperature)
+  assert_params_close(s.params, state.student.params)
 
 
 def test_memory_only_updates_count_in_the_students_schedule():
@@ -280,6 +327,11 @@ def test_unknown_loss_or_method_is_refused():
   c.student_loss = "mse"
   with pytest.raises(dafl.DaflError, match="student_loss must be one of"):
     setup(c, bn_teacher())
+  for kind, pad in (("mixup", 2), ("crop_flip", -1)):
+    c = phase_config()
+    c.student_augment = ml_collections.ConfigDict(dict(kind=kind, pad=pad))
+    with pytest.raises(dafl.DaflError, match="student_augment.kind must be one of"):
+      setup(c, bn_teacher())
   with pytest.raises(ValueError, match="Unknown data-free method"):
     phase_config("deepinversion")
 

@@ -43,6 +43,9 @@ def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
   iteration (num_steps counts iterations); `replay.size` images of past
   batches (0 = off), of which `replay.mix` x batch_size join every student batch,
   and `replay.updates` further student updates per iteration on the memory alone.
+  `student_augment.kind` 'crop_flip' shows the student each image shifted by up
+  to `student_augment.pad` pixels and flipped at random (pad 0: flips only),
+  against the teacher's logits of the image as generated; 'none' by default.
   collapse_patience: logging intervals of collapsed images before a warning.
   """
   block = common.trained_phase(
@@ -53,8 +56,8 @@ def dafl_phase(student_block: ConfigDict, generator_block: ConfigDict, *,
                         activation=activation, bn_statistics=bn_statistics,
                         adversarial=adversarial, total_variation=total_variation, l2=l2),
       generator_updates=1, student_updates=1, replay=dict(size=0, mix=0.0, updates=0),
-      collapse_patience=5, eval_batch_size=500, batch_size=batch_size, num_steps=num_steps,
-      log_every_steps=120, eval_every_steps=1200)
+      student_augment=dict(kind="none", pad=2), collapse_patience=5, eval_batch_size=500,
+      batch_size=batch_size, num_steps=num_steps, log_every_steps=120, eval_every_steps=1200)
   return common.updated(block, overrides)
 
 

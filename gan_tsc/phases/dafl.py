@@ -21,6 +21,8 @@ their teacher logits on device, in the checkpointed state; every student
 update also learns from `replay.mix` x batch_size of them, drawn at random,
 and `replay.updates` further student updates per iteration learn from the
 memory alone (no generator or teacher pass: the cheap updates).
+`student_augment.kind='crop_flip'` shifts and flips what the student sees, not
+what the teacher labelled: the memory's logits stay usable without a teacher pass.
 The training data is never read; the test split only measures the student.
 """
 
@@ -45,6 +47,10 @@ from gan_tsc.trained import TrainedClassifier, TrainState
 GENERATOR_TERMS = ("one_hot", "information_entropy", "activation", "bn_statistics",
                    "adversarial", "total_variation", "l2")
 DISCREPANCIES = ("kl", "l1")  # kd_kl at the phase's temperature, or DFAD's logit L1
+STUDENT_AUGMENTS = ("none", "crop_flip")
+# Folded into a student update's key for its augmentation, so that turning the
+# augmentation on leaves the other random streams (the memory's draws) as they were.
+_AUGMENT_STREAM = 1 << 20
 
 
 @flax.struct.dataclass
@@ -81,6 +87,10 @@ def check_settings(c) -> None:
     raise DaflError(f"replay.updates (student updates on the memory alone) must be >= 0 "
                     f"and needs a replay memory (replay.size > 0), got {replay_updates(c)} "
                     f"with replay.size {c.replay.size}.")
+  augment = c.get("student_augment", {"kind": "none", "pad": 0})
+  if augment["kind"] not in STUDENT_AUGMENTS or augment["pad"] < 0:
+    raise DaflError(f"student_augment.kind must be one of {STUDENT_AUGMENTS} and its pad "
+                    f">= 0, got {augment['kind']!r} with pad {augment['pad']}.")
   if c.replay.size and not 0 < c.replay.mix:
     raise DaflError(f"replay.mix (replayed images per student batch, as a share of "
                     f"batch_size) must be > 0 with a replay memory, got {c.replay.mix}.")
@@ -113,6 +123,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   n_generator, n_student = c.generator_updates, c.student_updates
   replayed = int(round(c.replay.mix * batch_size)) if c.replay.size else 0
   n_replay = replay_updates(c)
+  augment = c.get("student_augment", {"kind": "none", "pad": 0})
   # The three DAFL terms are always computed (and logged); the others only when weighted.
   optional = {k for k in ("bn_statistics", "adversarial", "total_variation", "l2")
               if weights.get(k, 0.0) > 0}
@@ -173,8 +184,13 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
     pick = jax.random.randint(key, (n,), 0, filled)
     return memory["images"][pick], memory["logits"][pick]
 
-  def learn(s, images, t_logits):
+  def learn(s, images, t_logits, key):
     """One student update towards the teacher's logits; the logits of the first batch_size."""
+    if augment["kind"] == "crop_flip":
+      # Pads with 0: the normalised mean pixel (the generators emit normalised images).
+      images = image_data.random_crop_flip(jax.random.fold_in(key, _AUGMENT_STREAM), images,
+                                           pad=int(augment["pad"]))
+
     def student_loss(s_params):
       s_logits, s_updates = student.apply({"params": s_params, "batch_stats": s.batch_stats},
                                           images, train=True, mutable=["batch_stats"])
@@ -191,7 +207,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
       old_images, old_logits = recall(memory, key, replayed)
       images = jnp.concatenate([images, old_images])
       t_logits = jnp.concatenate([t_logits, old_logits])
-    s, loss, s_logits = learn(s, images, t_logits)
+    s, loss, s_logits = learn(s, images, t_logits, key)
     return s, memory, loss, s_logits
 
   def step(state: DaflState, batch, key, teacher_variables):
@@ -226,7 +242,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
 
     def memory_student_update(s, k):
       """A further student update on the memory alone: a student-sized batch of it."""
-      s, kd, _ = learn(s, *recall(memory, k, batch_size + replayed))
+      s, kd, _ = learn(s, *recall(memory, k, batch_size + replayed), k)
       return s, kd
 
     if n_replay:
