@@ -4,6 +4,9 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from gan_tsc import xla_flags  # noqa: E402
+
+xla_flags.set_defaults()  # before JAX starts, as launch/main.py does
 
 # The repository root, where benchmark runs go by default (runs/, ignored by git).
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

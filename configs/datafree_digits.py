@@ -2,17 +2,17 @@ r"""Data-free distillation on scikit-learn's digits: LeNet-5 with BatchNorm -> L
 
 The data ships with scikit-learn, so it runs anywhere. The default recipe is
 datafree_fashion_mnist.py's (chosen there on held-out training images; not
-tuned on digits): BN statistics + one-hot + information entropy + adversarial
-KL 0.3, 2 student updates per iteration with a replay memory (2,560 images)
-and 2 more on the memory alone, DAFL's generator at width 32, batch 64, 600
-iterations. Methods (`method=`):
+tuned on digits): BN statistics + one-hot + information entropy 20 +
+adversarial KL 0.3, 2 student updates per iteration with a replay memory
+(2,560 images, 128 of them in each student batch) and 2 more on the memory
+alone, DAFL's generator at width 32, batch 64, 600 iterations. Methods (`method=`):
 bn_adversarial_replay (the default), bn_adversarial, dfad, dafl (the paper's
 losses with dafl_digits.py's recipe).
 
   python launch/main.py --config=configs/datafree_digits.py --workdir=runs/df_digits
   python launch/main.py --config=configs/datafree_digits.py:method=dfad --workdir=...
 
-Expected (default): 97.22% after 4.5 minutes on a 2-core CPU (teacher 98.89%;
+Expected (default): 96.94% after 3.8 minutes on a 2-core CPU (teacher 98.89%;
 docs/RESULTS.md); DAFL: 90.56%.
 `:baselines` adds the student trained on labels and distilled on real images;
 `:smoke` runs every phase for 4 steps.

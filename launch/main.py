@@ -17,7 +17,7 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from gan_tsc import xla_flags  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -73,6 +73,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Before JAX starts: the faster CPU path (gan_tsc/xla_flags.py). Only as a
+  # script: the tests import this module and keep XLA's own defaults.
+  xla_flags.set_defaults()
   define_flags()
   flags.mark_flags_as_required(["config", "workdir"])
   app.run(main)

@@ -156,3 +156,33 @@ def test_switching_implementation_keeps_param_tree():
     np.testing.assert_array_equal(a, b)  # same initialisers, same RNG paths
   no_bias = jax.eval_shape(FastConv(7, (3, 3), use_bias=False).init, key, x)
   assert set(no_bias['params']) == {'kernel'}
+
+
+@pytest.mark.parametrize('name', ['lenet5_bn', 'lenet5_half'])
+def test_lenet_conv_matmul_is_the_same_network(name):
+  """conv='matmul' in a LeNet block: the same parameters, logits, BN statistics
+  and gradients (to the parameters and to the input, as the data-free losses take them)."""
+  from ml_collections import ConfigDict
+  from gan_tsc import models
+  from gan_tsc.models.classifiers import BN_INPUT_STATS
+  nets = [models.build_classifier(ConfigDict(dict(name=name, num_classes=10, conv=conv)))
+          for conv in ('xla', 'matmul')]
+  assert [n.conv for n in nets] == ['xla', 'matmul']
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 32, 32, 1))
+  inits = [n.init(jax.random.PRNGKey(1), x) for n in nets]
+  jax.tree.map(np.testing.assert_array_equal, inits[0]['params'], inits[1]['params'])
+  variables = {k: v for k, v in inits[0].items() if k != BN_INPUT_STATS}
+
+  def loss(net, params, x):
+    logits, stats = net.apply({**variables, 'params': params}, x,
+                              mutable=[BN_INPUT_STATS])
+    bn = sum(jnp.sum(m) + jnp.sum(v) for m, v in
+             (leaf['input'][0] for leaf in stats.get(BN_INPUT_STATS, {}).values()))
+    return jnp.sum(logits ** 2) + bn
+
+  grads = [jax.grad(lambda p, x: loss(n, p, x), argnums=(0, 1))(variables['params'], x)
+           for n in nets]
+  assert _rel_err(loss(nets[0], variables['params'], x),
+                  loss(nets[1], variables['params'], x)) < 1e-5
+  for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
+    assert _rel_err(a, b) < 1e-4

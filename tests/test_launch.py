@@ -87,3 +87,32 @@ def test_unprepared_tfds_dataset_fails_fast(launcher, tmp_path):
     launcher([f"--config={ROOT}/configs/teacher_mnist.py:smoke", f"--workdir={tmp_path}/w",
               f"--config.data.data_dir={tmp_path}/empty"])
   assert time.perf_counter() - start < 20
+
+
+def test_xla_defaults_are_added_once_and_the_users_own_setting_wins():
+  from gan_tsc import xla_flags
+  flag = "--xla_cpu_experimental_ynn_fusion_type="
+  assert xla_flags.with_defaults("") == flag
+  assert xla_flags.with_defaults("--xla_dump_to=/d") == f"--xla_dump_to=/d {flag}"
+  assert xla_flags.with_defaults(xla_flags.with_defaults("")) == flag  # idempotent
+  mine = "--xla_cpu_experimental_ynn_fusion_type=all --xla_dump_to=/d"
+  assert xla_flags.with_defaults(mine) == mine
+
+
+def test_launcher_sets_the_xla_defaults_before_jax_starts(child_env):
+  """Run as a script (stopped at the missing --config), the launcher has added the
+  defaults to XLA_FLAGS and not yet imported JAX."""
+  import subprocess
+  import sys
+  main = os.path.join(ROOT, "launch", "main.py")
+  code = ("import os, runpy, sys\n"
+          f"sys.argv = [{main!r}]\n"
+          "try:\n"
+          f"  runpy.run_path({main!r}, run_name='__main__')\n"
+          "except SystemExit:\n"
+          "  pass\n"
+          "print('jax' in sys.modules, os.environ['XLA_FLAGS'])\n")
+  env = dict(child_env, XLA_FLAGS="--xla_dump_to=/nowhere")
+  out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       check=True).stdout.split()
+  assert out == ["False", "--xla_dump_to=/nowhere", "--xla_cpu_experimental_ynn_fusion_type="]

@@ -23,9 +23,11 @@ from gan_tsc.models import classifiers, generators
 from gan_tsc.ops.layers import conv_layer
 
 _CLASSIFIERS = {
-    "lenet5": lambda c: classifiers.LeNet5(c.num_classes),
-    "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42)),
-    "lenet5_bn": lambda c: classifiers.LeNet5(c.num_classes, batch_norm=True),
+    "lenet5": lambda c: classifiers.LeNet5(c.num_classes, conv=c.get("conv", "xla")),
+    "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42),
+                                                conv=c.get("conv", "xla")),
+    "lenet5_bn": lambda c: classifiers.LeNet5(c.num_classes, batch_norm=True,
+                                              conv=c.get("conv", "xla")),
     "resnet18": lambda c: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes),
     "resnet34": lambda c: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes),
     "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.hidden)),

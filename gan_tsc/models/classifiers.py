@@ -18,6 +18,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan_tsc.ops.layers import conv_layer
+
 BN_INPUT_STATS = "bn_input_stats"
 
 
@@ -44,18 +46,21 @@ class LeNet5(nn.Module):
   half-width student (3, 8, 60, 42) gives 15,738. `batch_norm=True`
   ('lenet5_bn') puts a BatchNorm after each convolution (whose bias it
   replaces), for the data-free losses that match a teacher's BN statistics.
+  `conv` 'matmul' computes the convolutions as patches @ kernel (the same
+  parameters; gan_tsc/ops/layers.py), for CPUs where that is faster.
   """
   num_classes: int = 10
   widths: Sequence[int] = (6, 16, 120, 84)
   batch_norm: bool = False
+  conv: str = "xla"
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
     c1, c2, c3, f1 = self.widths
 
     def conv_block(x, features: int, index: int):
-      x = nn.Conv(features, (5, 5), padding="VALID", use_bias=not self.batch_norm,
-                  name=f"Conv_{index}")(x)
+      x = conv_layer(self.conv)(features, (5, 5), padding="VALID", use_bias=not self.batch_norm,
+                                name=f"Conv_{index}")(x)
       if self.batch_norm:
         x = batch_norm(x, train, f"BatchNorm_{index}")
       return nn.relu(x)

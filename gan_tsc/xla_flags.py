@@ -1,0 +1,33 @@
+"""XLA flags this project sets before JAX starts: the faster CPU path, found by measurement.
+
+XLA's CPU backend (jaxlib 0.10) hands fusions to YNNPACK by default; on this
+project's small convolutions that is slower. With YNNPACK fusions off, the
+Fashion-MNIST teacher trained 1.22x faster on a 2-core AMD EPYC, and the
+data-free step ran 1.08x (XLA convolutions) to 1.15x (the student's as matrix
+products) faster (`benchmarks/cpu_paths_speed.py`, the settings side by side;
+docs/RESULTS.md). The flag only concerns the CPU backend: GPU and TPU runs are unchanged.
+
+Imports nothing from JAX: the launcher and the benchmarks call `set_defaults()`
+before their first `import jax`, and a flag the user already set in XLA_FLAGS
+(with any value) is left as the user set it.
+"""
+
+import os
+
+DEFAULT_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=",)
+
+
+def _name(flag: str) -> str:
+  return flag.split("=", 1)[0]
+
+
+def with_defaults(xla_flags: str, defaults=DEFAULT_FLAGS) -> str:
+  """`xla_flags` plus each default whose flag name it does not already set."""
+  present = {_name(f) for f in xla_flags.split()}
+  added = [f for f in defaults if _name(f) not in present]
+  return " ".join(xla_flags.split() + added)
+
+
+def set_defaults(environ=os.environ) -> None:
+  """Adds the defaults to environ['XLA_FLAGS']; has no effect once JAX has started its backend."""
+  environ["XLA_FLAGS"] = with_defaults(environ.get("XLA_FLAGS", ""))
