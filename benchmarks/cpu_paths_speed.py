@@ -11,7 +11,8 @@ only when JAX starts, so each setting runs in a child process, the settings
 alternating for --rounds rounds, one child at a time.
 
 `--phase dafl`: the real jitted step of the config's data-free phase (random
-weights: speed does not depend on them), --steps steps timed after compiling;
+weights: speed does not depend on them; benchmarks/dafl_speed.py's timing),
+--steps steps timed after compiling;
 the child's median generated images/s. `--phase teacher`: the config's teacher
 trained for --steps steps on the real data, no evaluation; the phase's own
 training images/s (compiling excluded). Last line: each setting's best child
@@ -23,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from gan_tsc import xla_flags
 
@@ -49,28 +49,10 @@ def teacher_speed(config, steps: int) -> float:
 
 def dafl_speed(config, steps: int) -> float:
   """Median generated images/s of the config's `dafl` step, in this process."""
-  import jax
   import numpy as np
-  from gan_tsc import models, parallel
-  from gan_tsc.phases import dafl, shared
-  c, shape = config.dafl, (32, 32, 1)
-  teacher = models.build_classifier(config.teacher.model)
-  teacher_vars = parallel.replicate(models.init_variables(teacher, jax.random.PRNGKey(1), shape))
-  generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
-  key = jax.random.PRNGKey(0)
-  state, gs, ss = dafl.create_state(generator, student, key, c, shape, c.num_steps)
-  step = shared.jit_step(dafl.make_step(generator, teacher, student, c, gs, ss),
-                         batch=None, frozen=1)
-  for i in range(3):  # compile and warm up
-    state, _ = step(state, None, jax.random.fold_in(key, i), teacher_vars)
-  jax.block_until_ready(state)
-  times = []
-  for i in range(steps):
-    start = time.perf_counter()
-    state, _ = step(state, None, jax.random.fold_in(key, 3 + i), teacher_vars)
-    jax.block_until_ready(state)
-    times.append(time.perf_counter() - start)
-  return c.batch_size / float(np.median(times))
+  from dafl_speed import time_config_step  # imports JAX: only in a child
+  return config.dafl.batch_size / float(np.median(
+      time_config_step(config.dafl, config.teacher.model, steps)))
 
 
 def main():

@@ -25,18 +25,15 @@ from gan_tsc import models, parallel  # noqa: E402
 from gan_tsc.phases import dafl, shared  # noqa: E402
 
 
-def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float]:
-  c = configs.dafl.dafl_phase(
-      configs.common.model("lenet5_half", 10),
-      configs.dafl.dafl_generator(100, 32, 1, conv=conv, width=width),
-      generator_optimizer=configs.common.optimizer("adam", 0.2),
-      student_optimizer=configs.common.optimizer("adam", 2e-3),
-      batch_size=batch, num_steps=1000, one_hot=1.0, information_entropy=5.0, activation=0.1)
-  teacher_model = models.build_classifier(configs.common.model("lenet5", 10))
-  teacher_vars = parallel.replicate(models.init_variables(teacher_model, jax.random.PRNGKey(1), (32, 32, 1)))
+def time_config_step(c, teacher_block, steps: int, shape=(32, 32, 1)) -> list[float]:
+  """Seconds of each of `steps` calls of the jitted step of DAFL phase block `c`
+  (random weights, `teacher_block`'s network), after compiling and warming up."""
+  teacher_model = models.build_classifier(teacher_block)
+  teacher_vars = parallel.replicate(
+      models.init_variables(teacher_model, jax.random.PRNGKey(1), shape))
   generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
   key = jax.random.PRNGKey(0)
-  state, gs, ss = dafl.create_state(generator, student, key, c, (32, 32, 1), c.num_steps)
+  state, gs, ss = dafl.create_state(generator, student, key, c, shape, c.num_steps)
   step = shared.jit_step(dafl.make_step(generator, teacher_model, student, c, gs, ss),
                          batch=None, frozen=1)
   for _ in range(3):  # compile and warm up
@@ -50,6 +47,16 @@ def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float
     times.append(time.perf_counter() - start)
   assert step._cache_size() == 1
   return times
+
+
+def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float]:
+  c = configs.dafl.dafl_phase(
+      configs.common.model("lenet5_half", 10),
+      configs.dafl.dafl_generator(100, 32, 1, conv=conv, width=width),
+      generator_optimizer=configs.common.optimizer("adam", 0.2),
+      student_optimizer=configs.common.optimizer("adam", 2e-3),
+      batch_size=batch, num_steps=1000, one_hot=1.0, information_entropy=5.0, activation=0.1)
+  return time_config_step(c, configs.common.model("lenet5", 10), steps)
 
 
 def main():

@@ -65,6 +65,11 @@ class DaflError(UserError, ValueError):
   """A data-free setup that cannot work; the message says why."""
 
 
+def student_augment(c) -> dict:
+  """The block's student_augment ('none' in blocks saved before the option existed)."""
+  return c.get("student_augment", {"kind": "none", "pad": 0})
+
+
 def check_settings(c) -> None:
   """Refuses impossible data-free settings before anything is built."""
   weights = c.loss_weights
@@ -87,7 +92,7 @@ def check_settings(c) -> None:
     raise DaflError(f"replay.updates (student updates on the memory alone) must be >= 0 "
                     f"and needs a replay memory (replay.size > 0), got {replay_updates(c)} "
                     f"with replay.size {c.replay.size}.")
-  augment = c.get("student_augment", {"kind": "none", "pad": 0})
+  augment = student_augment(c)
   if augment["kind"] not in STUDENT_AUGMENTS or augment["pad"] < 0:
     raise DaflError(f"student_augment.kind must be one of {STUDENT_AUGMENTS} and its pad "
                     f">= 0, got {augment['kind']!r} with pad {augment['pad']}.")
@@ -123,7 +128,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
   n_generator, n_student = c.generator_updates, c.student_updates
   replayed = int(round(c.replay.mix * batch_size)) if c.replay.size else 0
   n_replay = replay_updates(c)
-  augment = c.get("student_augment", {"kind": "none", "pad": 0})
+  augment = student_augment(c)
   # The three DAFL terms are always computed (and logged); the others only when weighted.
   optional = {k for k in ("bn_statistics", "adversarial", "total_variation", "l2")
               if weights.get(k, 0.0) > 0}
