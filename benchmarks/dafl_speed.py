@@ -6,6 +6,11 @@ networks, both optimizer updates). Weights are random: speed does not depend
 on them.
 
   .venv/bin/python benchmarks/dafl_speed.py --batch 256 --steps 20 --conv xla matmul
+  .venv/bin/python benchmarks/dafl_speed.py --config configs/datafree_cifar.py:method=dfad
+
+With --config, the data-free phase of that config instead (its teacher,
+generator, student, batch and updates per iteration, at full size), and the
+time its num_steps iterations would take at that speed.
 
 For comparison on the same 2-core CPU, the official PyTorch code's step at
 batch 256: 69 images/s stock, 131 images/s with glibc malloc told to keep its
@@ -59,14 +64,34 @@ def time_step(batch: int, steps: int, conv: str, width: int = 128) -> list[float
   return time_config_step(c, configs.common.model("lenet5", 10), steps)
 
 
+def time_config_file(spec: str, steps: int) -> None:
+  """Prints the speed of the data-free step of config file `spec` ('path[:variant]')."""
+  path, _, variant = spec.partition(":")
+  config = configs.common.load(path, variant)
+  c = config.dafl
+  shape = (c.generator.image_size, c.generator.image_size, c.generator.channels)
+  times = np.array(time_config_step(c, config.teacher.model, steps, shape))
+  per_step = np.median(times)
+  print(f"\n| config | teacher -> student | batch | student updates | median s/iteration | "
+        f"iterations/s | {c.num_steps} iterations |")
+  print("|---|---|---|---|---|---|---|")
+  print(f"| {spec} | {config.teacher.model.name} -> {c.student.name} | {c.batch_size} | "
+        f"{c.student_updates} | {per_step:.4f} | {1 / per_step:.2f} | "
+        f"{per_step * c.num_steps / 60:.1f} min |", flush=True)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--conv", nargs="+", default=["xla", "matmul"])
   parser.add_argument("--width", type=int, default=128, help="generator width (paper: 128)")
+  parser.add_argument("--config", default=None,
+                      help="time this config's data-free phase instead ('path[:variant]')")
   args = parser.parse_args()
   print(f"devices: {jax.devices()}  MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}")
+  if args.config:
+    return time_config_file(args.config, args.steps)
   print("\n| conv | generator width | batch | median s/step | images/s (median) | images/s (best) |")
   print("|---|---|---|---|---|---|")
   for conv in args.conv:

@@ -14,7 +14,11 @@ its own. Rerunning continues: finished runs are read back, not trained again
 mean ± std over the seeds, each seed's figure, the mean wall time of the phase
 and its training images/s (a data-free row's images are its generated batches
 per second). Wall times are those measured when the phase ran (kept in each
-workdir's bench_walls.json); runs are sequential, one at a time.
+workdir's bench_walls.json); runs are sequential, one at a time, unless
+seeds ran side by side (--only-seed), which the walls then include.
+
+  for s in 0 1 2; do python benchmarks/datafree.py --only-seed $s & done; wait
+  python benchmarks/datafree.py --seeds 3          # reads them back: the table
 """
 
 import argparse
@@ -58,6 +62,9 @@ def main():
   parser.add_argument("--methods", default=",".join(METHOD_ROWS),
                       help=f"comma-separated, from {','.join(METHOD_ROWS)}")
   parser.add_argument("--workdir", default=None)
+  parser.add_argument("--only-seed", type=int, default=None,
+                      help="run (or read back) this seed alone: seeds side by side in separate "
+                           "processes; a later call with --seeds N prints their table")
   parser.add_argument("--fresh", action="store_true", help="delete earlier runs first")
   args = parser.parse_args()
   methods = [m for m in args.methods.split(",") if m]
@@ -66,10 +73,12 @@ def main():
     raise SystemExit(f"Unknown method(s) {unknown}; choose from {tuple(METHOD_ROWS)}.")
   from gan_tsc import configs
   root = args.workdir or os.path.join(ROOT, "runs", f"bench_datafree_{args.data}")
-  if args.fresh:
-    shutil.rmtree(root, ignore_errors=True)
+  if args.fresh:  # with --only-seed, that seed's runs alone (others may be running)
+    shutil.rmtree(root if args.only_seed is None else os.path.join(root, f"seed{args.only_seed}"),
+                  ignore_errors=True)
   rows = {}  # row label -> its results, one per seed
-  for seed in range(args.seeds):
+  seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
+  for seed in seeds:
     base = os.path.join(root, f"seed{seed}", "dafl")
     for method in ["dafl"] + [m for m in methods if m != "dafl"]:
       variant = f"baselines,method={method}" if method == "dafl" else f"method={method}"
@@ -88,7 +97,7 @@ def main():
       if method in methods:
         rows.setdefault(METHOD_ROWS[method], []).append(results["dafl"])
   print(f"\nData-free table, {args.data} (LeNet-5 + BN teacher -> LeNet-5-half; final-step "
-        f"test accuracy, mean ± std over {args.seeds} seed(s); sequential runs)\n")
+        f"test accuracy, mean ± std over {len(seeds)} seed(s))\n")
   print("| row | test accuracy | per seed | steps | wall (mean) | train img/s |")
   print("|---|---|---|---|---|---|")
   for label, found in rows.items():

@@ -45,9 +45,12 @@ def run(flag_values: flags.FlagValues) -> dict:
   if not flag_values.workdir:
     raise app.UsageError("--workdir is required.")
   import jax
-  # TensorFlow only feeds data on the host; keep it off accelerators.
-  import tensorflow as tf
-  tf.config.set_visible_devices([], "GPU")
+  try:  # TensorFlow only feeds TFDS data on the host; keep it off accelerators.
+    import tensorflow as tf
+  except ImportError:  # not installed (benchmarks/without_tensorflow.py): nothing to hide
+    pass
+  else:
+    tf.config.set_visible_devices([], "GPU")
   if flag_values.distributed:
     jax.distributed.initialize()
   from gan_tsc import pipeline, reporting

@@ -3,10 +3,13 @@
 import glob
 import json
 import os
+import sys
 import time
 
 import pytest
 import tensorflow_datasets as tfds
+
+from gan_tsc import reporting
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -34,7 +37,13 @@ def smoke(launcher, name, workdir, *overrides, variant=""):
 
 
 @pytest.mark.all_devices
-def test_digits_smoke(launcher, tmp_path):
+def test_digits_smoke_without_tensorflow(launcher, tmp_path, monkeypatch):
+  """Off TFDS, and with TensorBoard off as benchmarks/without_tensorflow.py has
+  it (clu's writer needs TensorFlow), the launcher needs no TensorFlow."""
+  from clu import metric_writers
+  monkeypatch.setattr(reporting, "create_writer",
+                      lambda logdir: metric_writers.MultiWriter([metric_writers.LoggingWriter()]))
+  monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails
   results = smoke(launcher, "teacher_digits", tmp_path)
   assert set(results) == {"teacher"}
 
