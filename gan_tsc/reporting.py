@@ -82,11 +82,14 @@ def write_config(writer, phase_block, config) -> None:
   writer.flush()
 
 
+SPEED_METRICS = ("steps_per_sec", "examples_per_sec", "flops_per_sec", "mfu")
+
+
 def scalar_tag(name: str) -> str:
   """The TensorBoard group of a step metric (see the module docstring)."""
   if "/" in name:
     return name
-  if name in ("steps_per_sec", "examples_per_sec"):
+  if name in SPEED_METRICS:
     return f"speed/{name}"
   return f"train/{name}"
 
@@ -117,8 +120,10 @@ class StepReporter:
   """Collects step metrics on device; every `every` steps logs them."""
 
   def __init__(self, phase: str, writer, num_steps: int, every: int,
-               first_step: int, batch_size: int):
+               first_step: int, batch_size: int, step_flops: float = 0.0,
+               peak_flops: float = 0.0):
     self.phase, self.writer = phase, writer
+    self.step_flops, self.peak_flops = step_flops, peak_flops
     self.num_steps, self.every, self.batch_size = num_steps, max(1, every), batch_size
     self._pending: list[dict] = []
     self._last_step = first_step
@@ -162,6 +167,10 @@ class StepReporter:
       steps_per_sec = self._timed_steps / self._timed_seconds
       means["steps_per_sec"] = steps_per_sec
       means["examples_per_sec"] = steps_per_sec * self.batch_size
+      if self.step_flops:
+        means["flops_per_sec"] = steps_per_sec * self.step_flops
+        if self.peak_flops:
+          means["mfu"] = means["flops_per_sec"] / self.peak_flops
     self.writer.write_scalars(step, {scalar_tag(k): v for k, v in means.items()})
     if counts:
       names = {k: "generator/" + k[len("counts/"):] for k in counts}
@@ -174,12 +183,16 @@ class StepReporter:
     return {**means, **counts}
 
   def _log_line(self, step: int, means: dict) -> None:
-    shown = " ".join(f"{k}={v:.4g}" for k, v in means.items()
-                     if k not in ("steps_per_sec", "examples_per_sec"))
+    shown = " ".join(f"{k}={v:.4g}" for k, v in means.items() if k not in SPEED_METRICS)
     line = f"[{self.phase}] step {step}/{self.num_steps} ({100 * step / self.num_steps:.0f}%) {shown}"
     if "steps_per_sec" in means:
       remaining = (self.num_steps - step) / means["steps_per_sec"]
-      line += (f" | {means['examples_per_sec']:.0f} ex/s | ETA {_fmt_duration(remaining)}")
+      line += f" | {means['examples_per_sec']:.0f} ex/s"
+      if "flops_per_sec" in means:
+        line += f" {means['flops_per_sec'] / 1e9:.3g} GFLOP/s"
+      if "mfu" in means:
+        line += f" MFU {means['mfu']:.3f}"
+      line += f" | ETA {_fmt_duration(remaining)}"
     say(line)
 
   @property
@@ -187,6 +200,13 @@ class StepReporter:
     if not self._timed_steps:
       return float("nan")
     return self._timed_steps * self.batch_size / self._timed_seconds
+
+  @property
+  def mfu(self) -> float:
+    """Model FLOP/s over the peak across the timed steps; 0 where unknown."""
+    if not (self._timed_steps and self.step_flops and self.peak_flops):
+      return 0.0
+    return self._timed_steps * self.step_flops / self._timed_seconds / self.peak_flops
 
 
 # ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from absl import logging
 
-from gan_tsc import checkpoints, reporting
+from gan_tsc import checkpoints, reporting, step_cost
 from gan_tsc.errors import ConfigError
 
 
@@ -44,16 +44,20 @@ class LoopResult:
   state: Any
   trained_steps: int  # steps run in this process (0 when the phase was finished)
   examples_per_sec: float
+  step_flops: float = 0.0  # model FLOPs of one step (0: not counted)
+  mfu: float = 0.0  # model FLOP/s over the devices' peak, this process's steps (0: unknown)
 
 
 def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[int], Any],
         writer, evaluate: Callable[[Any, int], dict] | None = None,
-        on_log: Callable[[Any, int, dict], None] | None = None) -> LoopResult:
+        on_log: Callable[[Any, int, dict], None] | None = None,
+        step_flops: Callable[[Any, Any], float] | None = None) -> LoopResult:
   """Trains `state` to `settings.num_steps` with `step_fn(state, batch)`.
 
   `evaluate(state, step)` returns metrics to write every `eval_every_steps`;
   `on_log(state, step, metrics)` sees each interval's metrics (e.g. to warn
-  or to write sample images).
+  or to write sample images); `step_flops(state, batch)` counts a step's model
+  FLOPs (gan_tsc/step_cost.py) for the log's FLOP/s and MFU.
   """
   ckpts = checkpoints.PhaseCheckpoints(settings.phase_dir, settings.checkpoint_every_steps)
   start = ckpts.latest_step() or 0
@@ -63,8 +67,12 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
       logging.info("[%s] finished at step %d; not training again.", settings.phase, start)
     else:
       logging.info("[%s] resuming from step %d.", settings.phase, start)
+  flops, peak = 0.0, 0.0
+  if step_flops is not None and start < settings.num_steps:
+    flops, peak = _step_cost(settings.phase, step_flops, state, batch_fn(start), writer)
   reporter = reporting.StepReporter(settings.phase, writer, settings.num_steps,
-                                    settings.log_every_steps, start, settings.batch_size)
+                                    settings.log_every_steps, start, settings.batch_size,
+                                    step_flops=flops, peak_flops=peak)
   for step in range(start, settings.num_steps):
     state, metrics = step_fn(state, batch_fn(step))
     done = step + 1
@@ -82,7 +90,23 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
       ckpts.save(done, state)
   writer.flush()
   ckpts.close()
-  return LoopResult(state, settings.num_steps - start, reporter.examples_per_sec)
+  return LoopResult(state, settings.num_steps - start, reporter.examples_per_sec, flops,
+                    reporter.mfu)
+
+
+def _step_cost(phase: str, step_flops, state, batch, writer) -> tuple[float, float]:
+  """(model FLOPs of a step, the devices' peak FLOP/s), said once; zeros where unknown."""
+  try:
+    flops = step_flops(state, batch)
+  except step_cost.StepCostError as error:
+    reporting.warn(f"[{phase}] step FLOPs not counted: {error}")
+    return 0.0, 0.0
+  peak, source = step_cost.peak_flops()
+  writer.write_scalars(0, {"cost/step_flops": flops})
+  reporting.say(f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs: matrix products and convolutions); "
+                f"devices' peak {peak / 1e9:.4g} GFLOP/s ({source})" if peak else
+                f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs); {source}")
+  return flops, peak
 
 
 def num_steps_of(phase_config, steps_per_epoch: int) -> int:

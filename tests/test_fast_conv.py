@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gan_tsc.ops import conv as conv_lib
-from gan_tsc.ops import patch_conv
+from gan_tsc.ops import layers, patch_conv
 from gan_tsc.ops.conv import FastConv, conv2d
 from gan_tsc.ops.layers import conv_layer
 
@@ -118,7 +118,11 @@ def test_conv_vocabulary_and_errors():
   matmul = conv_layer('matmul')
   assert isinstance(matmul(4, (3, 3)), FastConv)  # 'SAME', stride 1: im2col backward
   assert isinstance(matmul(4, (4, 4), (2, 2), padding=((1, 1), (1, 1))), patch_conv.Conv)
-  assert conv_layer('matmul', transpose=True) is patch_conv.ConvTranspose
+  assert isinstance(conv_layer('matmul', transpose=True)(4, (4, 4)), patch_conv.ConvTranspose)
+  with layers.standard_convs():  # counting model FLOPs: the standard layers, same params
+    assert type(matmul(4, (3, 3))) is nn.Conv
+    assert type(conv_layer('matmul', transpose=True)(4, (4, 4))) is nn.ConvTranspose
+  assert isinstance(matmul(4, (3, 3)), FastConv)
   with pytest.raises(ValueError, match="Unknown conv 'im2col'"):
     conv_layer('im2col')
   x = jnp.zeros((1, 8, 8, 2))

@@ -46,6 +46,7 @@ def test_digits_smoke_without_tensorflow(launcher, tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails
   results = smoke(launcher, "teacher_digits", tmp_path)
   assert set(results) == {"teacher"}
+  assert results["teacher"]["step_flops"] > 0  # gan_tsc/step_cost.py
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),

@@ -44,7 +44,8 @@ def test_teacher_tags_are_grouped_with_config_text_and_hparams(runs):
   events = read_events(str(runs / "teacher" / "teacher"))
   assert grouped(events), sorted(events)
   assert {"train/loss", "train/accuracy", "train/learning_rate", "eval/test_accuracy",
-          "speed/examples_per_sec"} <= set(events), sorted(events)
+          "speed/examples_per_sec", "speed/flops_per_sec", "speed/mfu",
+          "cost/step_flops"} <= set(events), sorted(events)
   # The config block as text: the phase's own keys, readable as JSON.
   (_, plugin, text), = events["config/block"]
   assert plugin == "text" and b'"kind": "supervised"' in np.asarray(text).item()

@@ -13,6 +13,9 @@ checkpoints move between them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import flax.linen as nn
 
 from gan_tsc.ops import conv as im2col
@@ -21,9 +24,33 @@ from gan_tsc.ops import patch_conv
 CONV_CHOICES = ("xla", "matmul")
 
 
+# Set while a step is traced to count its model FLOPs (gan_tsc/step_cost.py):
+# conv='matmul' layers are then built as the standard convolutions they compute.
+_STANDARD_ONLY = contextvars.ContextVar("standard_convs_only", default=False)
+
+
+@contextlib.contextmanager
+def standard_convs():
+  """Within it, every conv='matmul' layer a network builds is Flax's standard one
+  (same parameters and names), so XLA counts the model's FLOPs, not a path's."""
+  token = _STANDARD_ONLY.set(True)
+  try:
+    yield
+  finally:
+    _STANDARD_ONLY.reset(token)
+
+
 def _matmul_conv(*args, padding="SAME", **kwargs) -> nn.Module:
+  if _STANDARD_ONLY.get():
+    return nn.Conv(*args, padding=padding, **kwargs)
   same = isinstance(padding, str) and padding.upper() == "SAME"
   return (im2col.FastConv if same else patch_conv.Conv)(*args, padding=padding, **kwargs)
+
+
+def _matmul_conv_transpose(*args, **kwargs) -> nn.Module:
+  if _STANDARD_ONLY.get():
+    return nn.ConvTranspose(*args, **kwargs)
+  return patch_conv.ConvTranspose(*args, **kwargs)
 
 
 def conv_layer(conv: str, transpose: bool = False):
@@ -33,4 +60,4 @@ def conv_layer(conv: str, transpose: bool = False):
                      "(--config.<phase>.<network>.conv): 'xla' on GPU/TPU, 'matmul' on a CPU.")
   if conv == "xla":
     return nn.ConvTranspose if transpose else nn.Conv
-  return patch_conv.ConvTranspose if transpose else _matmul_conv
+  return _matmul_conv_transpose if transpose else _matmul_conv

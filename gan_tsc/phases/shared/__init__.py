@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from gan_tsc import checkpoints, models, optim, parallel, reporting, train_loop
+from gan_tsc import checkpoints, models, optim, parallel, reporting, step_cost, train_loop
 from gan_tsc.trained import TrainedClassifier, TrainState
 
 
@@ -151,7 +151,8 @@ def train(phase: Phase, state, step, batch_fn, num_steps: int, *frozen, evaluate
   key = phase.key
   return train_loop.run(phase.loop_settings(num_steps), state,
                         lambda s, b: step(s, b, key, *frozen), batch_fn, phase.writer,
-                        evaluate, on_log=on_log)
+                        evaluate, on_log=on_log,
+                        step_flops=lambda s, b: step_cost.model_flops(step, s, b, key, *frozen))
 
 
 # ----------------------------------------------------------------------------
@@ -167,11 +168,15 @@ def finish(phase: Phase, metrics: dict, num_steps: int,
   metrics = {**metrics, **extra, "steps": num_steps}
   if result is not None and result.trained_steps:
     metrics["train_examples_per_sec"] = result.examples_per_sec
+    if result.step_flops:
+      metrics["step_flops"] = result.step_flops
+    if result.mfu:
+      metrics["mfu"] = result.mfu
   if "checkpoint" in phase.c and phase.c.checkpoint:
     metrics["restored_from"] = phase.c.checkpoint
   logging.info("[%s] final: %s", phase.name, metrics)
   shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                   if isinstance(v, float) and k != "train_examples_per_sec")
+                   if isinstance(v, float) and k not in ("train_examples_per_sec", "step_flops"))
   reporting.say(f"[{phase.name}] final after {num_steps} steps: {shown}")
   reporting.record_results(phase.workdir, phase.name, metrics)
   phase.writer.flush()

@@ -1,0 +1,117 @@
+"""What a training step costs: its model FLOPs, and the share of the devices' peak it reaches.
+
+`model_flops(step, *args)` counts the step's matrix products and convolutions
+(2 x multiply-adds, forward and backward, as the traced program has them; loops
+times their length), the convention of model-FLOPs utilisation: elementwise work,
+normalisation and optimizer updates are not counted. The step is traced with every
+conv='matmul' layer built as the standard convolution it computes
+(ops/layers.standard_convs), so a faster path shows as more FLOP/s, never as more
+work. A `while` loop of unknown trip count is refused rather than guessed.
+
+`peak_flops()` is the devices' peak: a table of accelerator chips (dense
+bfloat16, vendors' datasheets) times their number, or on a CPU the best rate of
+a 2048x2048 float32 matrix product measured here (the fake devices of a test
+share the same cores, so they do not multiply it). MFU = achieved FLOP/s over it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+
+from gan_tsc.ops import layers
+
+# Dense bfloat16 FLOP/s of one chip, by the start of jax.Device.device_kind.
+ACCELERATOR_PEAK_FLOPS = {
+    "TPU v4": 275e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v5p": 459e12,
+    "TPU v6 lite": 918e12,
+    "NVIDIA H100": 989e12,
+    "NVIDIA H200": 989e12,
+    "NVIDIA A100": 312e12,
+}
+
+
+class StepCostError(ValueError):
+  """A step whose FLOPs cannot be counted before it runs (a while loop with products)."""
+
+
+def model_flops(step, *args) -> float:
+  """Model FLOPs of one call of `step` (jitted or not) on `args` (arrays or shape
+  structs), counted with standard convolutions. Traces again; compiles nothing."""
+  # A jitted step is traced afresh from its Python function: jit's cache would
+  # return the trace made without standard_convs.
+  function = step.__wrapped__ if hasattr(step, "lower") else step
+  with layers.standard_convs():
+    closed = jax.make_jaxpr(function)(*args)
+  return _jaxpr_flops(closed.jaxpr)
+
+
+def _dot_flops(eqn) -> float:
+  (lhs_contract, _), (lhs_batch, _) = eqn.params["dimension_numbers"]
+  lhs, rhs = (v.aval.shape for v in eqn.invars)
+  out = eqn.outvars[0].aval.shape
+  return 2.0 * math.prod(out) * math.prod(lhs[d] for d in lhs_contract)
+
+
+def _conv_flops(eqn) -> float:
+  rhs = eqn.invars[1].aval.shape
+  spec = eqn.params["dimension_numbers"].rhs_spec  # (out features, in features, *spatial)
+  per_output = rhs[spec[1]] * math.prod(rhs[d] for d in spec[2:])
+  return 2.0 * math.prod(eqn.outvars[0].aval.shape) * per_output
+
+
+def _jaxpr_flops(jaxpr) -> float:
+  total = 0.0
+  for eqn in jaxpr.eqns:
+    name = eqn.primitive.name
+    if name == "dot_general":
+      total += _dot_flops(eqn)
+    elif name == "conv_general_dilated":
+      total += _conv_flops(eqn)
+    elif name == "scan":
+      total += eqn.params["length"] * _jaxpr_flops(eqn.params["jaxpr"].jaxpr)
+    elif name == "cond":
+      total += max(_jaxpr_flops(b.jaxpr) for b in eqn.params["branches"])
+    elif name == "while":
+      if _jaxpr_flops(eqn.params["body_jaxpr"].jaxpr):
+        raise StepCostError("the step has a while loop with matrix products, whose trip "
+                            "count is unknown before it runs; its FLOPs are not counted.")
+    else:  # pjit, custom_jvp_call, custom_vjp_call, remat, ...: their inner programs
+      for param in eqn.params.values():
+        inner = getattr(param, "jaxpr", param)
+        if hasattr(inner, "eqns"):
+          total += _jaxpr_flops(inner)
+  return total
+
+
+@functools.cache
+def measured_matmul_flops(size: int = 2048, repeats: int = 5) -> float:
+  """Best FLOP/s of a size x size float32 matrix product on the first device."""
+  a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
+  product = jax.jit(lambda x: x @ x)
+  product(a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    product(a).block_until_ready()
+    best = min(best, time.perf_counter() - start)
+  return 2 * size ** 3 / best
+
+
+def peak_flops(devices=None) -> tuple[float, str]:
+  """(peak FLOP/s of `devices`, where the figure comes from); (0, reason) if unknown."""
+  devices = devices or jax.devices()
+  kind = devices[0].device_kind
+  if devices[0].platform == "cpu":
+    return measured_matmul_flops(), "measured float32 2048x2048 matmul"
+  for prefix, flops in ACCELERATOR_PEAK_FLOPS.items():
+    if kind.startswith(prefix):
+      return flops * len(devices), f"{prefix} dense bfloat16 peak x {len(devices)}"
+  return 0.0, f"no peak known for {kind!r}"
