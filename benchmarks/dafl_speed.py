@@ -12,16 +12,18 @@ With --config, the data-free phase of that config instead (its teacher,
 generator, student, batch and updates per iteration, at full size), and the
 time its num_steps iterations would take at that speed.
 
-For comparison on the same 2-core CPU, the official PyTorch code's step at
-batch 256: 69 images/s stock, 131 images/s with glibc malloc told to keep its
-buffers (see ../shared/DESIGN.md).
+XLA_FLAGS gets the launcher's defaults (gan_tsc/xla_flags.py) unless set.
+For scale, measured on another day (not a side-by-side comparison): the
+official PyTorch code's step at batch 256 on this kind of 2-core CPU, 69
+images/s stock, 131 with glibc malloc told to keep its buffers
+(../shared/DESIGN.md).
 """
 
 import argparse
 import os
 import time
 
-
+import bench_util  # noqa: F401  (XLA flags before JAX starts, as the launcher)
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -1,7 +1,7 @@
 r"""The data-free table on real data, over seeds: teacher, KD with data, and each data-free method.
 
   .venv/bin/python benchmarks/datafree.py --data fashion_mnist            # hours on 2 CPU cores
-  .venv/bin/python benchmarks/datafree.py --data digits --seeds 3         # ~20 minutes
+  .venv/bin/python benchmarks/datafree.py --data digits --seeds 3         # ~1 hour on 2 cores
   .venv/bin/python benchmarks/datafree.py --data fashion_mnist --seeds 1 --methods dafl,dfad
 
 For each seed s, `configs/datafree_<data>.py:baselines,method=dafl` with
