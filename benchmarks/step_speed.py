@@ -31,30 +31,16 @@ from gan_tsc import models, parallel, step_cost  # noqa: E402
 from gan_tsc.data import images as image_data  # noqa: E402
 from gan_tsc.phases import dafl, shared, supervised  # noqa: E402
 
-CHANNELS = {"mnist": 1, "fashion_mnist": 1, "digits": 1, "cifar10": 3, "cifar100": 3,
-            "celeb_a": 3}
 config_flags.DEFINE_config_file("config", None, "Config file, optionally with :variant.",
                                 lock_config=True)
 flags.DEFINE_integer("steps", 20, "timed steps per phase, after compiling")
 flags.DEFINE_string("out", None, "write the table as JSON here too")
 
 
-def stand_in_dataset(config, num_classes: int) -> image_data.ImageDataset:
-  """Zeros of the data's shapes and its pixel statistics: what a step's
-  preprocessing reads, without loading the data set."""
-  d = config.data
-  shape = (d.image_size, d.image_size, CHANNELS[d.name])
-  mean, std = image_data._KNOWN_STATS.get(d.name, ((0.5,) * shape[2], (0.5,) * shape[2]))
-  zeros = np.zeros((1,) + shape, np.uint8)
-  labels = np.zeros((1,), np.int32)
-  return image_data.ImageDataset(d.name, zeros, labels, zeros, labels, num_classes, mean, std,
-                                 d.get("augment", "none"))
-
-
 def supervised_step(config, phase):
   c = config[phase]
   model = models.build_classifier(c.model)
-  dataset = stand_in_dataset(config, c.model.num_classes)
+  dataset = image_data.stand_in(config.data, c.model.num_classes)
   key = jax.random.PRNGKey(0)
   state, schedule = shared.create_classifier_state(model, key, dataset.image_shape, c.optimizer,
                                                    1000, c.model.get("init", "flax"))
@@ -67,7 +53,7 @@ def supervised_step(config, phase):
 def dafl_step(config, phase):
   c = config[phase]
   teacher_block = config[c.teacher].model
-  dataset = stand_in_dataset(config, c.student.num_classes)
+  dataset = image_data.stand_in(config.data, c.student.num_classes)
   teacher = models.build_classifier(teacher_block)
   teacher_vars = parallel.replicate(
       models.init_variables(teacher, jax.random.PRNGKey(1), dataset.image_shape))

@@ -51,6 +51,18 @@ def test_resize_to_32(idx_folder):
   assert data.train_images.shape == (20, 32, 32, 1) and data.test_images.shape == (10, 32, 32, 1)
 
 
+def test_stand_in_has_the_shapes_and_known_statistics_of_the_data(idx_folder):
+  folder, _ = idx_folder
+  block = configs.common.data("idx", "fashion_mnist", image_size=32, data_dir=str(folder))
+  loaded, stand_in = image_data.load(block), image_data.stand_in(block, 10)
+  assert stand_in.image_shape == loaded.image_shape == (32, 32, 1)
+  assert (stand_in.mean, stand_in.std, stand_in.augment) == (loaded.mean, loaded.std, loaded.augment)
+  cifar = image_data.stand_in(configs.common.data("tfds", "cifar100", normalization="symmetric"), 100)
+  assert cifar.image_shape == (32, 32, 3) and cifar.mean == (0.5,) * 3
+  with pytest.raises(image_data.DataError, match="No image shape known"):
+    image_data.stand_in(configs.common.data("idx", "kmnist"), 10)
+
+
 def test_digits_split_and_stats():
   data = image_data.load(configs.common.data("sklearn", "digits"))
   assert len(data.train_images) + len(data.test_images) == 1797

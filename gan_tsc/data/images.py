@@ -107,6 +107,27 @@ def _load(data_config) -> ImageDataset:
                       tuple(std), augment)
 
 
+CHANNELS = {"mnist": 1, "fashion_mnist": 1, "digits": 1, "cifar10": 3, "cifar100": 3,
+            "celeb_a": 3}
+
+
+def stand_in(data_config, num_classes: int) -> ImageDataset:
+  """One zero image and label of the configured data's shapes, with its pixel
+  statistics where they are known without reading it (else 0.5): what a step's
+  preprocessing reads, to time or count a step without loading the data
+  (benchmarks/step_speed.py)."""
+  name = data_config.name
+  if name not in CHANNELS:
+    raise DataError(f"No image shape known for {name!r}; known: {tuple(CHANNELS)}.")
+  shape = (1, data_config.image_size, data_config.image_size, CHANNELS[name])
+  mean, std = _KNOWN_STATS.get(name, ((0.5,) * shape[-1], (0.5,) * shape[-1]))
+  if data_config.normalization == "symmetric":
+    mean, std = (0.5,) * shape[-1], (0.5,) * shape[-1]
+  zeros, labels = np.zeros(shape, np.uint8), np.zeros((1,), np.int32)
+  return ImageDataset(name, zeros, labels, zeros, labels, num_classes, mean, std,
+                      data_config.augment)
+
+
 def _channel_stats(images: np.ndarray):
   pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
   return tuple(pixels.mean(0)), tuple(pixels.std(0))
