@@ -7,7 +7,8 @@ Builds each trained phase's real jitted step from the config (with its
 overrides) at full size, feeds it zeros of the step's shapes (no data set is
 read; speed does not depend on the values), and times `--steps` calls after
 compiling. Per phase: images/s (training images, or generated ones for the
-data-free phase, per second), model FLOPs per image (gan_tsc/step_cost.py:
+data-free phase, per second), the step's peak memory on one device (XLA's
+memory analysis of the compiled step), model FLOPs per image (gan_tsc/step_cost.py:
 matrix products and convolutions, counted with standard convolutions), the
 devices' peak FLOP/s (on a CPU a float32 matmul measured in this run) and MFU.
 Phase kinds timed: supervised (teachers, students on labels) and dafl (every
@@ -69,6 +70,16 @@ def dafl_step(config, phase):
 BUILDERS = {"supervised": supervised_step, "dafl": dafl_step}
 
 
+def step_peak_memory_bytes(compiled) -> int | None:
+  """XLA's memory analysis of the compiled step: arguments, outputs and
+  temporaries on one device, less what donation lets outputs reuse."""
+  stats = compiled.memory_analysis()
+  if stats is None:
+    return None
+  return int(stats.argument_size_in_bytes + stats.output_size_in_bytes
+             + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
+
+
 def time_phase(step, args, steps: int) -> float:
   """Median seconds of a call of `step`, after compiling and two warm-up calls."""
   state, rest = args[0], args[1:]
@@ -98,19 +109,23 @@ def main(argv):
       continue
     step, args, batch = BUILDERS[kind](config, phase)
     flops = step_cost.model_flops(step, *args)
-    seconds = time_phase(step, args, flags.FLAGS.steps)
+    memory = step_peak_memory_bytes(step.lower(*args).compile())
+    seconds = time_phase(step, args, flags.FLAGS.steps)  # the jitted step, as a run calls it
     rows[phase] = {"kind": kind, "batch_size": batch, "seconds_per_step": seconds,
+                   "step_peak_memory_bytes": memory,
                    "images_per_sec": batch / seconds, "flops_per_image": flops / batch,
                    "matmul_peak_flops": peak, "peak_source": source,
                    "mfu": flops / seconds / peak if peak else None}
     print(f"{phase}: {batch / seconds:.0f} img/s", flush=True)
-  print("\n| phase | kind | batch | s/step | images/s | GFLOP/image | GFLOP/s | MFU |")
-  print("|---|---|---|---|---|---|---|---|")
+  print("\n| phase | kind | batch | s/step | images/s | GFLOP/image | GFLOP/s | MFU | peak MiB |")
+  print("|---|---|---|---|---|---|---|---|---|")
   for phase, r in rows.items():
     mfu = f"{r['mfu']:.3f}" if r["mfu"] is not None else "-"
+    mib = r["step_peak_memory_bytes"]
     print(f"| {phase} | {r['kind']} | {r['batch_size']} | {r['seconds_per_step']:.4f} | "
           f"{r['images_per_sec']:.0f} | {r['flops_per_image'] / 1e9:.4f} | "
-          f"{r['flops_per_image'] * r['images_per_sec'] / 1e9:.1f} | {mfu} |")
+          f"{r['flops_per_image'] * r['images_per_sec'] / 1e9:.1f} | {mfu} | "
+          f"{'-' if mib is None else f'{mib / 2**20:.0f}'} |")
   if flags.FLAGS.out:
     with open(flags.FLAGS.out, "w") as f:
       json.dump(rows, f, indent=2)
