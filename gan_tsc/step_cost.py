@@ -45,19 +45,19 @@ class StepCostError(ValueError):
 def model_flops(step, *args) -> float:
   """Model FLOPs of one call of `step` (jitted or not) on `args` (arrays or shape
   structs), counted with standard convolutions. Traces again; compiles nothing."""
-  # A jitted step is traced afresh from its Python function: jit's cache would
-  # return the trace made without standard_convs.
+  # JAX caches traces by function (make_jaxpr too), blind to standard_convs: a
+  # jitted step is unwrapped, and the trace is of a fresh closure, so that no
+  # trace made outside the context answers here, nor this one outside it.
   function = step.__wrapped__ if hasattr(step, "lower") else step
   with layers.standard_convs():
-    closed = jax.make_jaxpr(function)(*args)
+    closed = jax.make_jaxpr(lambda *a: function(*a))(*args)
   return _jaxpr_flops(closed.jaxpr)
 
 
 def _dot_flops(eqn) -> float:
-  (lhs_contract, _), (lhs_batch, _) = eqn.params["dimension_numbers"]
-  lhs, rhs = (v.aval.shape for v in eqn.invars)
-  out = eqn.outvars[0].aval.shape
-  return 2.0 * math.prod(out) * math.prod(lhs[d] for d in lhs_contract)
+  (lhs_contract, _), _ = eqn.params["dimension_numbers"]
+  lhs = eqn.invars[0].aval.shape
+  return 2.0 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[d] for d in lhs_contract)
 
 
 def _conv_flops(eqn) -> float:

@@ -103,9 +103,9 @@ def _step_cost(phase: str, step_flops, state, batch, writer) -> tuple[float, flo
     return 0.0, 0.0
   peak, source = step_cost.peak_flops()
   writer.write_scalars(0, {"cost/step_flops": flops})
-  reporting.say(f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs: matrix products and convolutions); "
-                f"devices' peak {peak / 1e9:.4g} GFLOP/s ({source})" if peak else
-                f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs); {source}")
+  peak_text = f"devices' peak {peak / 1e9:.4g} GFLOP/s ({source})" if peak else source
+  reporting.say(f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs: matrix products "
+                f"and convolutions); {peak_text}")
   return flops, peak
 
 

@@ -32,7 +32,8 @@ _STANDARD_ONLY = contextvars.ContextVar("standard_convs_only", default=False)
 @contextlib.contextmanager
 def standard_convs():
   """Within it, every conv='matmul' layer a network builds is Flax's standard one
-  (same parameters and names), so XLA counts the model's FLOPs, not a path's."""
+  (same parameters and names), so gan_tsc/step_cost.py counts the model's FLOPs,
+  not a path's. Layers are built when a network is traced: trace inside it."""
   token = _STANDARD_ONLY.set(True)
   try:
     yield

@@ -253,8 +253,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
     if n_replay:
       keys = jnp.stack([jax.random.fold_in(key, n_generator + n_student + j)
                         for j in range(n_replay)])
-      # Unrolled, so that XLA's cost analysis counts every update (gan_tsc/step_cost.py).
-      s, replay_kd = jax.lax.scan(memory_student_update, s, keys, unroll=True)
+      s, replay_kd = jax.lax.scan(memory_student_update, s, keys)
     teacher_classes = jnp.argmax(t_logits, -1)
     metrics = {
         "generator_loss": g_loss, "kd_loss": kd,  # on the last fresh student batch
