@@ -33,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/python launch/main.py --config=configs/dafl_digits.py --workdir=$(WORKDIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=12 tests  # two workers, for a 2-core CPU; the slowest listed
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=12 tests  # two workers, for a 2-core CPU (tests/test_full_size.py keeps to one); the slowest listed
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/teacher.py

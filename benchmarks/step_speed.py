@@ -70,16 +70,6 @@ def dafl_step(config, phase):
 BUILDERS = {"supervised": supervised_step, "dafl": dafl_step}
 
 
-def step_peak_memory_bytes(compiled) -> int | None:
-  """XLA's memory analysis of the compiled step: arguments, outputs and
-  temporaries on one device, less what donation lets outputs reuse."""
-  stats = compiled.memory_analysis()
-  if stats is None:
-    return None
-  return int(stats.argument_size_in_bytes + stats.output_size_in_bytes
-             + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
-
-
 def time_phase(step, args, steps: int) -> float:
   """Median seconds of a call of `step`, after compiling and two warm-up calls."""
   state, rest = args[0], args[1:]
@@ -109,10 +99,10 @@ def main(argv):
       continue
     step, args, batch = BUILDERS[kind](config, phase)
     flops = step_cost.model_flops(step, *args)
-    memory = step_peak_memory_bytes(step.lower(*args).compile())
+    memory = step_cost.peak_memory_bytes(step.lower(*args).compile())
     seconds = time_phase(step, args, flags.FLAGS.steps)  # the jitted step, as a run calls it
     rows[phase] = {"kind": kind, "batch_size": batch, "seconds_per_step": seconds,
-                   "step_peak_memory_bytes": memory,
+                   "step_peak_memory_bytes": memory and memory[0],
                    "images_per_sec": batch / seconds, "flops_per_image": flops / batch,
                    "matmul_peak_flops": peak, "peak_source": source,
                    "mfu": flops / seconds / peak if peak else None}

@@ -122,16 +122,26 @@ def read_only_manager(directory: str) -> ocp.CheckpointManager:
   absl_logger = logging.getLogger("absl")
   absl_logger.addFilter(notice_filter)
   try:
-    return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+    return ocp.CheckpointManager(os.path.abspath(directory), options=options,
+                                 item_handlers=ocp.StandardCheckpointHandler())
   finally:
     absl_logger.removeFilter(notice_filter)
 
 
 def read_latest(directory: str) -> dict:
-  """The latest step under a checkpoints folder, as stored (nested dicts), read-only."""
+  """The latest step under a checkpoints folder, as stored (nested dicts), read-only.
+
+  Read onto this process's first device whatever devices wrote it: a run on
+  other devices or hosts (a TPU slice, 2 processes) stored shardings that do
+  not exist here, and Orbax would refuse them.
+  """
   manager = read_only_manager(directory)
-  try:  # an explicit StandardRestore: an untyped restore logs a warning per item
-    return manager.restore(manager.latest_step(), args=ocp.args.StandardRestore())
+  try:
+    step = manager.latest_step()
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here),
+                          manager.item_metadata(step))
+    return manager.restore(step, args=ocp.args.StandardRestore(target))
   finally:
     manager.close()
 

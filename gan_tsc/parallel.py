@@ -50,6 +50,21 @@ def stacked_batch_sharded() -> NamedSharding:
   return NamedSharding(mesh(), P(None, DATA_AXIS))
 
 
+def shard_rows(x):
+  """`x`'s rows split over the 'data' axis (where they divide evenly; else as
+  XLA places them). For arrays a step makes itself, such as latents drawn from
+  the replicated key: without it XLA computes them, and all that follows from
+  them, whole on every device."""
+  if x.shape[0] % mesh().size:
+    return x
+  return jax.lax.with_sharding_constraint(x, batch_sharded())
+
+
+def normal_rows(key, rows: int, width: int):
+  """(rows, width) standard normal draws, split over the devices by rows."""
+  return shard_rows(jax.random.normal(key, (rows, width)))
+
+
 def check_batch_size(global_batch: int, what: str = "batch_size") -> None:
   n = jax.device_count()
   if global_batch % n:

@@ -8,6 +8,10 @@ conv='matmul' layer built as the standard convolution it computes
 (ops/layers.standard_convs), so a faster path shows as more FLOP/s, never as more
 work. A `while` loop of unknown trip count is refused rather than guessed.
 
+`peak_memory_bytes(compiled)` is a compiled step's memory on one device (XLA's
+memory analysis), and `check_fits` refuses, before training, a step that needs
+more than the device holds, with the batch size that would fit.
+
 `peak_flops()` is the devices' peak: a table of accelerator chips (dense
 bfloat16, vendors' datasheets) times their number, or on a CPU the best rate of
 a 2048x2048 float32 matrix product measured here (the fake devices of a test
@@ -16,13 +20,17 @@ share the same cores, so they do not multiply it). MFU = achieved FLOP/s over it
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import os
 import time
 
 import jax
 import jax.numpy as jnp
 
+from gan_tsc import parallel
+from gan_tsc.errors import ConfigError
 from gan_tsc.ops import layers
 
 # Dense bfloat16 FLOP/s of one chip, by the start of jax.Device.device_kind.
@@ -40,6 +48,14 @@ ACCELERATOR_PEAK_FLOPS = {
 
 class StepCostError(ValueError):
   """A step whose FLOPs cannot be counted before it runs (a while loop with products)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StepCost:
+  flops: float  # model FLOPs of one step; 0 when not counted (see `note`)
+  peak_memory_bytes: int | None  # on one device; None where XLA does not say
+  argument_bytes: int | None = None  # the part taken by the step's inputs (state, batch)
+  note: str = ""  # why the FLOPs were not counted
 
 
 def model_flops(step, *args) -> float:
@@ -89,6 +105,66 @@ def _jaxpr_flops(jaxpr) -> float:
         if hasattr(inner, "eqns"):
           total += _jaxpr_flops(inner)
   return total
+
+
+def peak_memory_bytes(compiled) -> tuple[int, int] | None:
+  """(peak bytes, bytes of the arguments) of a compiled step on one device, from
+  XLA's memory analysis: arguments, outputs and temporaries, less what donation
+  lets the outputs reuse. None where the backend gives no analysis."""
+  try:
+    stats = compiled.memory_analysis()
+  except (NotImplementedError, RuntimeError):
+    return None
+  if stats is None:
+    return None
+  total = (stats.argument_size_in_bytes + stats.output_size_in_bytes
+           + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
+  return int(total), int(stats.argument_size_in_bytes)
+
+
+def device_memory_bytes(device=None) -> tuple[int, str] | None:
+  """(bytes one device can hold, what it is): an accelerator's allocator limit,
+  or on a CPU the machine's memory shared by its local devices. None if unknown."""
+  device = device or jax.local_devices()[0]
+  try:
+    stats = device.memory_stats()
+  except (NotImplementedError, RuntimeError):
+    stats = None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"]), f"{device.device_kind} {device.id}"
+  if device.platform == "cpu":
+    try:
+      total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+      return None
+    n = jax.local_device_count()
+    return total // n, (f"this machine's memory over its {n} CPU devices" if n > 1
+                        else "this machine's memory")
+  return None
+
+
+def gib(n: float) -> str:
+  return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.4g} MiB"
+
+
+def check_fits(cost: StepCost, batch_size: int, phase: str, key: str = "batch_size") -> None:
+  """Refuses a step that needs more memory than one device holds, with the number it
+  needs and a batch size that would fit (memory taken as linear in the batch)."""
+  limit = device_memory_bytes()
+  if cost.peak_memory_bytes is None or limit is None or cost.peak_memory_bytes <= limit[0]:
+    return
+  need, (have, what) = cost.peak_memory_bytes, limit
+  fixed = cost.argument_bytes or 0
+  per_example = max(need - fixed, 1) / batch_size
+  n = parallel.mesh().size  # the batch is split over these
+  fits = int((have - fixed) // per_example) // n * n
+  hint = (f"About {key}={fits} would fit (memory taken as linear in the batch); "
+          f"set --config.{phase}.{key}." if fits > 0 else
+          "Even the smallest batch would not: the model is too large for this device.")
+  raise ConfigError(
+      f"[{phase}] {key}={batch_size} does not fit: one step needs {gib(need)} per device "
+      f"({gib(fixed)} of it its inputs: parameters, optimizer state, batch), and {what} "
+      f"holds {gib(have)}. {hint} Nothing was trained.")
 
 
 @functools.cache

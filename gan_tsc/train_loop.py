@@ -1,7 +1,9 @@
 """The loop every trained phase shares: resume, step, log, evaluate, save.
 
-A phase builds its jitted step and hands it here with a function that gives
-the batch of a step. The loop resumes from the phase's latest checkpoint,
+A phase builds its jitted step and hands it here (as a `CompiledStep`) with a
+function that gives the batch of a step. Before the first step the loop compiles
+it, says what it costs (model FLOPs, memory on a device) and refuses a batch
+that will not fit the device. The loop resumes from the phase's latest checkpoint,
 skips training when the final step is already saved, flushes metrics (and
 their NaN check) before every save so that no checkpoint holds a state that
 went non-finite, and saves at the final step.
@@ -46,18 +48,50 @@ class LoopResult:
   examples_per_sec: float
   step_flops: float = 0.0  # model FLOPs of one step (0: not counted)
   mfu: float = 0.0  # model FLOP/s over the devices' peak, this process's steps (0: unknown)
+  step_peak_memory_bytes: int | None = None  # one device's, XLA's memory analysis
+
+
+class CompiledStep:
+  """`jitted(state, batch, *rest)` as `step(state, batch)`, compiled ahead of its
+  first call (the same program jit would build), so that its cost is known
+  before training and the compilation is not paid twice."""
+
+  compiler_options: dict | None = None  # XLA's, e.g. for tests that compile at level 0
+
+  def __init__(self, jitted, *rest):
+    self.jitted, self.rest = jitted, rest
+    self._executable = None
+
+  def compile(self, state, batch):
+    if self._executable is None:
+      self._executable = self.jitted.lower(state, batch, *self.rest).compile(
+          compiler_options=self.compiler_options)
+    return self._executable
+
+  def __call__(self, state, batch):
+    return self.compile(state, batch)(state, batch, *self.rest)
+
+  def cost(self, state, batch) -> step_cost.StepCost:
+    memory = step_cost.peak_memory_bytes(self.compile(state, batch))
+    peak, arguments = memory if memory else (None, None)
+    try:
+      flops, note = step_cost.model_flops(self.jitted, state, batch, *self.rest), ""
+    except step_cost.StepCostError as error:
+      flops, note = 0.0, str(error)
+    return step_cost.StepCost(flops, peak, arguments, note)
 
 
 def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[int], Any],
         writer, evaluate: Callable[[Any, int], dict] | None = None,
         on_log: Callable[[Any, int, dict], None] | None = None,
-        step_flops: Callable[[Any, Any], float] | None = None) -> LoopResult:
+        cost: Callable[[Any, Any], step_cost.StepCost] | None = None) -> LoopResult:
   """Trains `state` to `settings.num_steps` with `step_fn(state, batch)`.
 
   `evaluate(state, step)` returns metrics to write every `eval_every_steps`;
   `on_log(state, step, metrics)` sees each interval's metrics (e.g. to warn
-  or to write sample images); `step_flops(state, batch)` counts a step's model
-  FLOPs (gan_tsc/step_cost.py) for the log's FLOP/s and MFU.
+  or to write sample images); `cost(state, batch)` (a `CompiledStep`'s) tells
+  a step's model FLOPs and memory (gan_tsc/step_cost.py): said once, checked
+  against the device, and the log's FLOP/s and MFU.
   """
   ckpts = checkpoints.PhaseCheckpoints(settings.phase_dir, settings.checkpoint_every_steps)
   start = ckpts.latest_step() or 0
@@ -67,9 +101,10 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
       logging.info("[%s] finished at step %d; not training again.", settings.phase, start)
     else:
       logging.info("[%s] resuming from step %d.", settings.phase, start)
-  flops, peak = 0.0, 0.0
-  if step_flops is not None and start < settings.num_steps:
-    flops, peak = _step_cost(settings.phase, step_flops, state, batch_fn(start), writer)
+  flops, peak, memory = 0.0, 0.0, None
+  if cost is not None and start < settings.num_steps:
+    counted, peak = _step_cost(settings, cost(state, batch_fn(start)), writer)
+    flops, memory = counted.flops, counted.peak_memory_bytes
   reporter = reporting.StepReporter(settings.phase, writer, settings.num_steps,
                                     settings.log_every_steps, start, settings.batch_size,
                                     step_flops=flops, peak_flops=peak)
@@ -91,22 +126,32 @@ def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[in
   writer.flush()
   ckpts.close()
   return LoopResult(state, settings.num_steps - start, reporter.examples_per_sec, flops,
-                    reporter.mfu)
+                    reporter.mfu, memory)
 
 
-def _step_cost(phase: str, step_flops, state, batch, writer) -> tuple[float, float]:
-  """(model FLOPs of a step, the devices' peak FLOP/s), said once; zeros where unknown."""
-  try:
-    flops = step_flops(state, batch)
-  except step_cost.StepCostError as error:
-    reporting.warn(f"[{phase}] step FLOPs not counted: {error}")
-    return 0.0, 0.0
-  peak, source = step_cost.peak_flops()
-  writer.write_scalars(0, {"cost/step_flops": flops})
-  peak_text = f"devices' peak {peak / 1e9:.4g} GFLOP/s ({source})" if peak else source
-  reporting.say(f"[{phase}] step: {flops / 1e9:.4g} GFLOP (model FLOPs: matrix products "
-                f"and convolutions); {peak_text}")
-  return flops, peak
+def _step_cost(settings: LoopSettings, cost: step_cost.StepCost,
+               writer) -> tuple[step_cost.StepCost, float]:
+  """Says a step's cost once and refuses one that will not fit the device;
+  returns it with the devices' peak FLOP/s (0 where unknown)."""
+  phase = settings.phase
+  step_cost.check_fits(cost, settings.batch_size, phase)
+  scalars, parts = {}, []
+  if cost.peak_memory_bytes is not None:
+    scalars["cost/step_peak_memory_bytes"] = cost.peak_memory_bytes
+    parts.append(f"{step_cost.gib(cost.peak_memory_bytes)} per device")
+  peak = 0.0
+  if cost.note:
+    reporting.warn(f"[{phase}] step FLOPs not counted: {cost.note}")
+  else:
+    peak, source = step_cost.peak_flops()
+    scalars["cost/step_flops"] = cost.flops
+    parts.insert(0, f"{cost.flops / 1e9:.4g} GFLOP (model FLOPs: matrix products and "
+                    "convolutions)")
+    parts.append(f"devices' peak {peak / 1e9:.4g} GFLOP/s ({source})" if peak else source)
+  writer.write_scalars(0, scalars)
+  if parts:
+    reporting.say(f"[{phase}] step: " + "; ".join(parts))
+  return cost, peak
 
 
 def num_steps_of(phase_config, steps_per_epoch: int) -> int:

@@ -30,8 +30,18 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS, argv=None) -> None
       lock_config=True, sys_argv=argv)
   flags.DEFINE_string("workdir", None, "Folder for checkpoints, TensorBoard events, results.",
                       flag_values=flag_values)
-  flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host).",
+  flags.DEFINE_bool("distributed", False,
+                    "Multi-process: call jax.distributed.initialize(). On a Cloud TPU slice "
+                    "(or under SLURM) it finds the coordinator itself; elsewhere also pass "
+                    "--coordinator_address, --num_processes and --process_id.",
                     flag_values=flag_values)
+  flags.DEFINE_string("coordinator_address", None,
+                      "host:port of process 0's coordinator (with --distributed).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("num_processes", None, "Processes in the run (with --distributed).",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("process_id", None, "This process's index, 0 .. num_processes-1 "
+                       "(with --distributed).", flag_values=flag_values)
   flags.DEFINE_bool("retrain", False,
                     "Train again the phases in --workdir whose settings differ from the "
                     "config's, and the phases after them that read them.",
@@ -51,8 +61,13 @@ def run(flag_values: flags.FlagValues) -> dict:
     pass
   else:
     tf.config.set_visible_devices([], "GPU")
+  explicit = (flag_values.coordinator_address, flag_values.num_processes,
+              flag_values.process_id)
+  if any(v is not None for v in explicit) and not flag_values.distributed:
+    raise app.UsageError("--coordinator_address, --num_processes and --process_id "
+                         "need --distributed.")
   if flag_values.distributed:
-    jax.distributed.initialize()
+    jax.distributed.initialize(*explicit)
   from gan_tsc import pipeline, reporting
   logging.info("JAX devices: %s", jax.devices())
   workdir = os.path.abspath(flag_values.workdir)

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from gan_tsc import checkpoints, configs, losses, models, parallel
 from gan_tsc.models.classifiers import BN_INPUT_STATS
@@ -363,54 +362,14 @@ def test_dafl_method_is_the_papers_step():
     pytest.param("datafree_fashion_mnist", "smoke,baselines", marks=pytest.mark.skipif(
         not os.path.isdir("/usr/share/datasets/fashion-mnist"),
         reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")),
-    # The pipeline on CIFAR (mock data) with LeNets standing in; the full-size
-    # networks run in test_cifar_datafree_step_at_full_size.
-    ("datafree_cifar", "smoke,method=bn_adversarial_replay"),
+    # datafree_cifar: at full size in tests/test_full_size.py.
 ])
 def test_datafree_configs(launcher, tmp_path, name, variant):
-  args = [f"--config={ROOT}/configs/{name}.py:{variant}", f"--workdir={tmp_path}"]
-  if name == "datafree_cifar":
-    with tfds.testing.mock_data(num_examples=32):
-      launcher(args + ["--config.teacher.model.name=lenet5_bn",
-                       "--config.dafl.student.name=lenet5_half"])
-  else:
-    launcher(args)
+  launcher([f"--config={ROOT}/configs/{name}.py:{variant}", f"--workdir={tmp_path}"])
   table = open(tmp_path / "results.md").read()
   for phase in ("teacher", "dafl") + (("student_scratch", "student_kd")
                                       if "baselines" in variant else ()):
     assert f"| {phase} |" in table
-
-
-def test_cifar_datafree_step_at_full_size():
-  """datafree_cifar's BN + adversarial + replay step with its real networks
-  (ResNet-34 teacher with BatchNorm statistics, ResNet-18 student, a scan of
-  student updates) at a smoke batch: compiled, run twice, finite, teacher frozen."""
-  config = configs.load("datafree_cifar", "smoke,data=cifar100,method=bn_adversarial_replay")
-  c = config.dafl
-  teacher_model = models.build_classifier(config.teacher.model)
-  teacher = TrainedClassifier(teacher_model, parallel.replicate(models.init_variables(
-      teacher_model, jax.random.PRNGKey(0), (32, 32, 3))), None, {})
-  before = jax.device_get(teacher.variables)
-  generator, student = models.build_generator(c.generator), models.build_classifier(c.student)
-  state, gs, ss = dafl.create_state(generator, student, jax.random.PRNGKey(1), c, (32, 32, 3),
-                                    c.num_steps)
-  assert models.count_params(state.student.params) > 11_000_000
-  step = shared.jit_step(dafl.make_step(generator, teacher_model, student, c, gs, ss),
-                         batch=None, frozen=1)
-  key = jax.random.PRNGKey(2)
-  # The suite compiles at XLA's optimisation level 0 (tests/conftest.py), under
-  # which ResNet-sized convolutions run minutes per step on 2 cores; this one
-  # program is compiled with the backend optimisations on.
-  step = step.lower(state, None, key, teacher.variables).compile(
-      compiler_options={"xla_backend_optimization_level": 2})
-  for _ in range(2):
-    state, metrics = step(state, None, key, teacher.variables)
-  metrics = jax.device_get(metrics)
-  assert all(np.all(np.isfinite(v)) for v in metrics.values())
-  assert metrics["loss_bn_statistics"] > 0 and metrics["loss_adversarial"] < 0
-  assert int(state.memory["count"]) == 2 * c.student_updates * c.batch_size
-  for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(jax.device_get(teacher.variables))):
-    np.testing.assert_array_equal(a, b)
 
 
 def test_torch_init_reaches_the_generator_and_student():

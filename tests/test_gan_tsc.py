@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from gan_tsc import configs
 from gan_tsc import checkpoints, models, parallel
@@ -310,12 +309,3 @@ def test_mlp_student_width_is_one_variant_argument():
   variables = models.init_variables(student, jax.random.PRNGKey(0), (32, 32, 1))
   # 32x32 inputs flattened -> 64 hidden -> 10 classes.
   assert models.count_params(variables["params"]) == 32 * 32 * 64 + 64 + 64 * 10 + 10
-
-
-def test_cifar10_smoke_under_mock_data(launcher, tmp_path):
-  args = [f"--config={ROOT}/configs/gan_tsc_cifar10.py:smoke", f"--workdir={tmp_path}",
-          "--config.teacher.model.name=lenet5", "--config.gan.generator.width=8",
-          "--config.gan.discriminator.width=8"]  # small stand-ins keep the CPU test short
-  with tfds.testing.mock_data(num_examples=32):
-    launcher(args)
-  check_table(tmp_path, ("teacher", "gan", "student"))

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # name -> variant arguments beside smoke: the family file with its key=value argument.
 # (teacher_cifar10/100 are this family with one argument: the alias test below.)
-TFDS_CONFIGS = {"teacher_mnist": "", "teacher_cifar": "data=cifar100"}
+TFDS_CONFIGS = {"teacher_mnist": ""}  # teacher_cifar10/100: tests/test_full_size.py
 
 
 def config_names():
@@ -47,6 +47,23 @@ def test_digits_smoke_without_tensorflow(launcher, tmp_path, monkeypatch):
   results = smoke(launcher, "teacher_digits", tmp_path)
   assert set(results) == {"teacher"}
   assert results["teacher"]["step_flops"] > 0  # gan_tsc/step_cost.py
+  assert results["teacher"]["step_peak_memory_bytes"] > 0
+
+
+def test_a_batch_that_does_not_fit_the_device_is_refused_before_training(
+    launcher, tmp_path, monkeypatch):
+  """The step's memory (XLA's analysis of the compiled step) is checked against the
+  device's before the first step; the refusal says what it needs and what would fit."""
+  from gan_tsc import step_cost
+  from gan_tsc.errors import ConfigError
+  monkeypatch.setattr(step_cost, "device_memory_bytes",
+                      lambda device=None: (6 * 2**20, "a 6 MiB device"))
+  with pytest.raises(ConfigError, match=r"batch_size=64 does not fit: one step needs [\d.]+ MiB "
+                     r"per device .* a 6 MiB device holds 6 MiB\. About batch_size=\d+ would fit"):
+    smoke(launcher, "teacher_digits", tmp_path, "--config.teacher.batch_size=64")
+  folder = tmp_path / "teacher" / "checkpoints"
+  assert not (os.path.isdir(folder) and os.listdir(folder))  # no step saved
+  assert not os.path.exists(tmp_path / "results.json")
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),
@@ -59,7 +76,7 @@ def test_fashion_mnist_smoke(launcher, tmp_path):
 def test_tfds_smoke_under_mock_data(launcher, tmp_path, name):
   with tfds.testing.mock_data(num_examples=32):
     results = smoke(launcher, name, tmp_path,
-                    "--config.teacher.model.name=" + ("lenet5" if name == "teacher_mnist" else "resnet18"),
+                    "--config.teacher.model.name=lenet5",  # ResNets: tests/test_full_size.py
                     variant=TFDS_CONFIGS[name])
   assert 0.0 <= results["teacher"]["test_accuracy"] <= 1.0
   if name == "teacher_cifar":

@@ -45,7 +45,7 @@ def test_teacher_tags_are_grouped_with_config_text_and_hparams(runs):
   assert grouped(events), sorted(events)
   assert {"train/loss", "train/accuracy", "train/learning_rate", "eval/test_accuracy",
           "speed/examples_per_sec", "speed/flops_per_sec", "speed/mfu",
-          "cost/step_flops"} <= set(events), sorted(events)
+          "cost/step_flops", "cost/step_peak_memory_bytes"} <= set(events), sorted(events)
   # The config block as text: the phase's own keys, readable as JSON.
   (_, plugin, text), = events["config/block"]
   assert plugin == "text" and b'"kind": "supervised"' in np.asarray(text).item()

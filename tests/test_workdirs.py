@@ -209,4 +209,4 @@ def test_dafl_pipeline_killed_in_its_second_phase_resumes_bit_exactly(launcher, 
   timed = ("train_examples_per_sec", "mfu")  # the clock's, not the run's
   assert {k: v for k, v in a.items() if k not in timed} == \
       {k: v for k, v in b.items() if k not in timed}
-  assert a["step_flops"] > 0 and a["mfu"] > 0
+  assert a["step_flops"] > 0 and a["mfu"] > 0 and a["step_peak_memory_bytes"] > 0

@@ -47,8 +47,8 @@ def make_sampler(generator, latent_dim: int, num_labels: int):
   def sample(variables, key, n, labels=None):
     z_key, label_key = jax.random.split(key)
     if labels is None:
-      labels = jax.random.randint(label_key, (n,), 0, num_labels)
-    z = jax.random.normal(z_key, (n, latent_dim))
+      labels = parallel.shard_rows(jax.random.randint(label_key, (n,), 0, num_labels))
+    z = parallel.normal_rows(z_key, n, latent_dim)
     return generator.apply(variables, z, labels, train=False), labels
 
   return sample
@@ -64,8 +64,8 @@ def make_step(generator, discriminator, c, num_labels: int):
 
   def fakes(g_params, g_stats, key, n):
     z_key, label_key = jax.random.split(key)
-    labels = jax.random.randint(label_key, (n,), 0, num_labels)
-    z = jax.random.normal(z_key, (n, latent_dim))
+    labels = parallel.shard_rows(jax.random.randint(label_key, (n,), 0, num_labels))
+    z = parallel.normal_rows(z_key, n, latent_dim)
     images, updates = generator.apply({"params": g_params, "batch_stats": g_stats}, z, labels,
                                       train=True, mutable=["batch_stats"])
     return images, labels, updates["batch_stats"]

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_tsc import losses, models, reporting
+from gan_tsc import losses, models, parallel, reporting
 from gan_tsc.data import batching
 from gan_tsc.ops import pixels
 from gan_tsc.phases import shared
@@ -51,11 +51,11 @@ def make_step(student, teacher, critic, c):
     s, critic_state, metrics = state.student, state.critic, {}
     if joint:
       make_fakes = lambda k, _: gan.train_mode_images(
-          student, s, jax.random.normal(k, (batch_size, latent_dim)))
+          student, s, parallel.normal_rows(k, batch_size, latent_dim))
       critic_state, metrics = gan.critic_updates(
           score, critic_state, pixels.to_tanh_range(batch["image"]), None, make_fakes,
           jax.random.fold_in(key, 0), c.gradient_penalty)
-    z = jax.random.normal(jax.random.fold_in(key, 1), (batch_size, latent_dim))
+    z = parallel.normal_rows(jax.random.fold_in(key, 1), batch_size, latent_dim)
     target = teacher.apply(teacher_variables, z, train=False)
 
     def loss_fn(params):

@@ -220,7 +220,7 @@ def make_step(generator, teacher, student, config_phase, g_schedule, s_schedule)
     g, s, memory = state.generator, state.student, state.memory
     iteration = s.step // (n_student + n_replay)
     key = jax.random.fold_in(key, iteration)
-    normal = lambda k: jax.random.normal(k, (batch_size, latent_dim))
+    normal = lambda k: parallel.normal_rows(k, batch_size, latent_dim)
     z = normal(key)  # DAFL's one draw per iteration; further draws use fold_in(key, 1, 2, ...)
     g_lr, s_lr = g_schedule(g.step), s_schedule(s.step)
     for i in range(n_generator):

@@ -145,12 +145,12 @@ def make_step(generator, critic, c, g_schedule, d_schedule):
     g_params = state.generator.params
     n_critic, batch_size = batch["label"].shape
     make_fakes = lambda k, labels: generator.apply(
-        {"params": g_params}, jax.random.normal(k, (batch_size, latent_dim)), labels)
+        {"params": g_params}, parallel.normal_rows(k, batch_size, latent_dim), labels)
     d_state, metrics = gan.critic_updates(score, state.critic, batch["features"], batch["label"],
                                           make_fakes, key, penalty_weight)
 
     labels = batch["label"][-1]
-    z = jax.random.normal(jax.random.fold_in(key, n_critic), (batch_size, latent_dim))
+    z = parallel.normal_rows(jax.random.fold_in(key, n_critic), batch_size, latent_dim)
 
     def generator_loss(params):
       fake = generator.apply({"params": params}, z, labels)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gan_tsc import losses, models, reporting
+from gan_tsc import losses, models, parallel, reporting
 from gan_tsc.data import batching
 from gan_tsc.ops import pixels
 from gan_tsc.phases import shared
@@ -37,11 +37,11 @@ def make_step(generator, critic, c):
     key = jax.random.fold_in(key, state.generator.step)
     g = state.generator
     make_fakes = lambda k, _: gan.train_mode_images(
-        generator, g, jax.random.normal(k, (batch_size, latent_dim)))
+        generator, g, parallel.normal_rows(k, batch_size, latent_dim))
     critic_state, metrics = gan.critic_updates(
         score, state.critic, pixels.to_tanh_range(batch["image"]), None, make_fakes,
         jax.random.fold_in(key, 0), c.gradient_penalty)
-    z = jax.random.normal(jax.random.fold_in(key, 1), (batch_size, latent_dim))
+    z = parallel.normal_rows(jax.random.fold_in(key, 1), batch_size, latent_dim)
 
     def generator_loss(params):
       images, updates = generator.apply({"params": params, "batch_stats": g.batch_stats}, z,

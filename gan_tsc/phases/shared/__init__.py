@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from gan_tsc import checkpoints, models, optim, parallel, reporting, step_cost, train_loop
+from gan_tsc import checkpoints, models, optim, parallel, reporting, train_loop
 from gan_tsc.trained import TrainedClassifier, TrainState
 
 
@@ -147,12 +147,10 @@ def jit_step(step_fn, batch: str | None = "data", frozen: int = 0):
 
 def train(phase: Phase, state, step, batch_fn, num_steps: int, *frozen, evaluate=None,
           on_log=None) -> train_loop.LoopResult:
-  """Runs the loop with `step(state, batch, phase key, *frozen)`."""
-  key = phase.key
-  return train_loop.run(phase.loop_settings(num_steps), state,
-                        lambda s, b: step(s, b, key, *frozen), batch_fn, phase.writer,
-                        evaluate, on_log=on_log,
-                        step_flops=lambda s, b: step_cost.model_flops(step, s, b, key, *frozen))
+  """Runs the loop with the jitted `step(state, batch, phase key, *frozen)`."""
+  compiled = train_loop.CompiledStep(step, phase.key, *frozen)
+  return train_loop.run(phase.loop_settings(num_steps), state, compiled, batch_fn,
+                        phase.writer, evaluate, on_log=on_log, cost=compiled.cost)
 
 
 # ----------------------------------------------------------------------------
@@ -172,11 +170,14 @@ def finish(phase: Phase, metrics: dict, num_steps: int,
       metrics["step_flops"] = result.step_flops
     if result.mfu:
       metrics["mfu"] = result.mfu
+    if result.step_peak_memory_bytes:
+      metrics["step_peak_memory_bytes"] = result.step_peak_memory_bytes
   if "checkpoint" in phase.c and phase.c.checkpoint:
     metrics["restored_from"] = phase.c.checkpoint
   logging.info("[%s] final: %s", phase.name, metrics)
   shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                   if isinstance(v, float) and k not in ("train_examples_per_sec", "step_flops"))
+                   if isinstance(v, float) and k not in ("train_examples_per_sec", "step_flops",
+                                                           "step_peak_memory_bytes"))
   reporting.say(f"[{phase.name}] final after {num_steps} steps: {shown}")
   reporting.record_results(phase.workdir, phase.name, metrics)
   phase.writer.flush()

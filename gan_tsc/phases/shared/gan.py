@@ -89,7 +89,7 @@ def unconditional_sampler(generator):
   def sample(variables, key, n, labels=None):
     if labels is not None:
       raise ValueError("This generator is unconditional: it takes no labels.")
-    z = jax.random.normal(key, (n, generator.latent_dim))
+    z = parallel.normal_rows(key, n, generator.latent_dim)
     return generator.apply(variables, z, train=False), None
 
   return sample
