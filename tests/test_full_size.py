@@ -27,17 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORKS = ("model", "generator", "critic", "discriminator", "student")
 ALL = os.environ.get("GAN_TSC_FULL_SIZE") == "all"
 optional = pytest.mark.skipif(not ALL, reason="minutes on 2 cores; GAN_TSC_FULL_SIZE=all runs it")
-pytestmark = [pytest.mark.all_devices, pytest.mark.xdist_group("full_size")]
-
-
-@pytest.fixture(autouse=True)
-def optimised_training_steps(monkeypatch):
-  """The suite compiles at XLA's optimisation level 0 (tests/conftest.py), under
-  which full-size convolutions run a minute a step on 2 cores; the training
-  steps here are compiled with the backend optimisations on."""
-  from gan_tsc import train_loop
-  monkeypatch.setattr(train_loop.CompiledStep, "compiler_options",
-                      {"xla_backend_optimization_level": 2})
+pytestmark = [pytest.mark.all_devices, pytest.mark.xdist_group("full_size"),
+              pytest.mark.usefixtures("optimised_training_steps")]
 
 
 def full_size_overrides(name: str, variant: str) -> list[str]:

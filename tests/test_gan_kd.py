@@ -429,7 +429,8 @@ def test_fashion_mnist_smoke(launcher, tmp_path):
 
 # gan_kd_mnist at full size: tests/test_full_size.py.
 @pytest.mark.parametrize("name", ["gan_kd_cifar10", "gan_kd_celeba"])
-def test_accelerator_configs_smoke_under_mock_data(launcher, tmp_path, name):
+def test_accelerator_configs_smoke_under_mock_data(launcher, tmp_path, name,
+                                                   optimised_training_steps):
   with tfds.testing.mock_data(num_examples=32):
     launcher([f"--config={ROOT}/configs/{name}.py:smoke", f"--workdir={tmp_path}"])
   assert "| student | 2 |" in open(tmp_path / "gan_kd_table.md").read()

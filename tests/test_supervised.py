@@ -5,6 +5,7 @@ import logging
 import os
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -85,6 +86,34 @@ def test_eight_devices_agree_with_one(digits, case):
   assert jax.tree.structure(results[0]) == jax.tree.structure(results[1])
   for one, eight in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
     np.testing.assert_allclose(one, eight, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, conv", [("lenet5_bn", "matmul"), ("resnet18", "xla")])
+def test_bfloat16_step_stays_close_to_float32(digits, name, conv):
+  """compute_dtype='bfloat16': parameters, optimizer state and BatchNorm statistics
+  stay float32, and a step's loss and update stay close to float32's."""
+  config, dataset = load_config("teacher_digits"), digits
+  if name == "resnet18":
+    config, dataset = load_config("teacher_cifar10"), fake_cifar()
+  outcomes = {}
+  for dtype in ("float32", "bfloat16"):
+    block = ml_collections.ConfigDict(dict(name=name, num_classes=10, conv=conv,
+                                           compute_dtype=dtype))
+    model = models.build_classifier(block)
+    if name == "resnet18":  # the same code at a test's cost: one block per stage, width 8
+      model = model.clone(stage_sizes=(1, 1), width=8)
+    state, step, key = make_step(config, dataset, model=model)
+    before = jax.device_get(state.params)
+    state, metrics = step(state, fixed_batch(dataset, 16), key)
+    for leaf in jax.tree.leaves((state.params, state.opt_state, state.batch_stats)):
+      assert leaf.dtype in (np.float32, np.int32), leaf.dtype
+    update = jax.tree.map(lambda a, b: np.ravel(a - b), jax.device_get(state.params), before)
+    outcomes[dtype] = float(metrics["loss"]), np.concatenate(jax.tree.leaves(update))
+  (loss32, update32), (loss16, update16) = outcomes["float32"], outcomes["bfloat16"]
+  assert loss16 == pytest.approx(loss32, rel=0.02)
+  cosine = update16 @ update32 / np.linalg.norm(update16) / np.linalg.norm(update32)
+  assert cosine > 0.9, cosine
+  assert not np.array_equal(update16, update32)  # bfloat16 did compute something
 
 
 def run_pipeline(config, workdir):

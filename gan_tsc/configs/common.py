@@ -109,8 +109,10 @@ def model(name: str, num_classes: int, **overrides) -> ConfigDict:
   """A classifier block; an 'mlp' always has `hidden` (its hidden layer sizes).
 
   `init='torch'` (PyTorch's default initialisation; read by the supervised,
-  distill and dafl phases) is a key only where a config sets it."""
-  block = ConfigDict(dict(name=name, num_classes=num_classes))
+  distill and dafl phases) is a key only where a config sets it. `compute_dtype`
+  'float32' or 'bfloat16' (activations and products; parameters, optimizer
+  state and BatchNorm statistics stay float32: gan_tsc/models/__init__.py)."""
+  block = ConfigDict(dict(name=name, num_classes=num_classes, compute_dtype="float32"))
   if name == "mlp":
     block.hidden = MLP_HIDDEN
   block.update(overrides)

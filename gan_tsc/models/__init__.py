@@ -23,15 +23,31 @@ from gan_tsc.models import classifiers, generators
 from gan_tsc.ops.layers import conv_layer
 
 _CLASSIFIERS = {
-    "lenet5": lambda c: classifiers.LeNet5(c.num_classes, conv=c.get("conv", "xla")),
-    "lenet5_half": lambda c: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42),
-                                                conv=c.get("conv", "xla")),
-    "lenet5_bn": lambda c: classifiers.LeNet5(c.num_classes, batch_norm=True,
-                                              conv=c.get("conv", "xla")),
-    "resnet18": lambda c: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes),
-    "resnet34": lambda c: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes),
-    "mlp": lambda c: classifiers.MLP(c.num_classes, tuple(c.hidden)),
+    "lenet5": lambda c, dtype: classifiers.LeNet5(c.num_classes, conv=c.get("conv", "xla"),
+                                                  dtype=dtype),
+    "lenet5_half": lambda c, dtype: classifiers.LeNet5(c.num_classes, (3, 8, 60, 42),
+                                                       conv=c.get("conv", "xla"), dtype=dtype),
+    "lenet5_bn": lambda c, dtype: classifiers.LeNet5(c.num_classes, batch_norm=True,
+                                                     conv=c.get("conv", "xla"), dtype=dtype),
+    "resnet18": lambda c, dtype: classifiers.CifarResNet((2, 2, 2, 2), c.num_classes,
+                                                         dtype=dtype),
+    "resnet34": lambda c, dtype: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes,
+                                                         dtype=dtype),
+    "mlp": lambda c, dtype: classifiers.MLP(c.num_classes, tuple(c.hidden), dtype=dtype),
 }
+
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(block):
+  """The block's `compute_dtype` ('float32' by default, or 'bfloat16': activations
+  and products in bfloat16; parameters, optimizer state, BatchNorm statistics
+  and the logits the losses see stay float32)."""
+  name = block.get("compute_dtype", "float32")
+  if name not in COMPUTE_DTYPES:
+    raise ValueError(f"Unknown compute_dtype {name!r}; choose one of {tuple(COMPUTE_DTYPES)} "
+                     "(--config.<phase>.<network>.compute_dtype).")
+  return COMPUTE_DTYPES[name]
 
 
 def classifier_names() -> tuple[str, ...]:
@@ -46,7 +62,7 @@ def _lookup(table: dict, block, what: str):
 
 
 def build_classifier(model_config) -> nn.Module:
-  return _lookup(_CLASSIFIERS, model_config, "model")(model_config)
+  return _lookup(_CLASSIFIERS, model_config, "model")(model_config, compute_dtype(model_config))
 
 
 def _dafl(c, pixel_mean=(0.5,), pixel_std=(0.5,), **_):

@@ -13,7 +13,8 @@ its running ones (the data-free BN-statistics loss). Unasked, nothing is kept.
 
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -30,13 +31,22 @@ class BatchNorm(nn.BatchNorm):
   @nn.compact
   def __call__(self, x, use_running_average=None, **kwargs):
     axes = tuple(range(x.ndim - 1))
-    self.sow(BN_INPUT_STATS, "input", (jnp.mean(x, axes), jnp.var(x, axes)))
+    wide = x.astype(jnp.float32)  # statistics in float32 whatever the compute dtype
+    self.sow(BN_INPUT_STATS, "input", (jnp.mean(wide, axes), jnp.var(wide, axes)))
     return super().__call__(x, use_running_average, **kwargs)
 
 
-def batch_norm(x, train: bool, name: str | None = None):
-  """A BatchNorm with PyTorch's defaults (momentum 0.1, eps 1e-5)."""
-  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)(x)
+def batch_norm(x, train: bool, name: str | None = None, dtype=jnp.float32):
+  """A BatchNorm with PyTorch's defaults (momentum 0.1, eps 1e-5); its scale,
+  offset and running statistics stay float32 whatever `dtype` computes."""
+  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name,
+                   dtype=dtype)(x)
+
+
+def float32_outputs(logits, features, return_features: bool):
+  """Logits (and features) as float32: losses and metrics never see bfloat16."""
+  logits, features = logits.astype(jnp.float32), features.astype(jnp.float32)
+  return (logits, features) if return_features else logits
 
 
 class LeNet5(nn.Module):
@@ -53,40 +63,44 @@ class LeNet5(nn.Module):
   widths: Sequence[int] = (6, 16, 120, 84)
   batch_norm: bool = False
   conv: str = "xla"
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
     c1, c2, c3, f1 = self.widths
+    x = x.astype(self.dtype)
 
     def conv_block(x, features: int, index: int):
       x = conv_layer(self.conv)(features, (5, 5), padding="VALID", use_bias=not self.batch_norm,
-                                name=f"Conv_{index}")(x)
+                                name=f"Conv_{index}", dtype=self.dtype)(x)
       if self.batch_norm:
-        x = batch_norm(x, train, f"BatchNorm_{index}")
+        x = batch_norm(x, train, f"BatchNorm_{index}", self.dtype)
       return nn.relu(x)
 
     x = nn.max_pool(conv_block(x, c1, 0), (2, 2), (2, 2))
     x = nn.max_pool(conv_block(x, c2, 1), (2, 2), (2, 2))
     x = conv_block(x, c3, 2)
     features = x.reshape(x.shape[0], -1)
-    x = nn.relu(nn.Dense(f1)(features))
-    logits = nn.Dense(self.num_classes)(x)
-    return (logits, features) if return_features else logits
+    x = nn.relu(nn.Dense(f1, dtype=self.dtype)(features))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype)(x)
+    return float32_outputs(logits, features, return_features)
 
 
 class BasicBlock(nn.Module):
   features: int
   stride: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = lambda name: lambda y: batch_norm(y, train, name)
-    y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(x)
+    norm = lambda name: lambda y: batch_norm(y, train, name, self.dtype)
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+    y = conv(self.features, (3, 3), self.stride, padding=1)(x)
     y = nn.relu(norm("bn1")(y))
-    y = nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(y)
+    y = conv(self.features, (3, 3), padding=1)(y)
     y = norm("bn2")(y)
     if self.stride != 1 or x.shape[-1] != self.features:
-      x = nn.Conv(self.features, (1, 1), self.stride, use_bias=False, name="shortcut")(x)
+      x = conv(self.features, (1, 1), self.stride, name="shortcut")(x)
       x = norm("shortcut_bn")(x)
     return nn.relu(x + y)
 
@@ -96,30 +110,33 @@ class CifarResNet(nn.Module):
   stage_sizes: Sequence[int]
   num_classes: int = 10
   width: int = 64
+  dtype: Any = jnp.float32  # compute dtype; parameters and BatchNorm statistics stay float32
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
-    x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False)(x)
-    x = nn.relu(batch_norm(x, train, "BatchNorm_0"))
+    x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False, dtype=self.dtype)(
+        x.astype(self.dtype))
+    x = nn.relu(batch_norm(x, train, "BatchNorm_0", self.dtype))
     for stage, blocks in enumerate(self.stage_sizes):
       for block in range(blocks):
         stride = 2 if stage > 0 and block == 0 else 1
-        x = BasicBlock(self.width * 2**stage, stride)(x, train)
-    features = jnp.mean(x, axis=(1, 2))
-    logits = nn.Dense(self.num_classes)(features)
-    return (logits, features) if return_features else logits
+        x = BasicBlock(self.width * 2**stage, stride, self.dtype)(x, train)
+    features = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+    return float32_outputs(logits, features, return_features)
 
 
 class MLP(nn.Module):
   """A ReLU MLP for tabular rows, or images flattened to rows."""
   num_classes: int
   hidden: Sequence[int] = (256, 256)
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False, return_features: bool = False):
     del train
-    x = x.reshape(x.shape[0], -1)
+    x = x.reshape(x.shape[0], -1).astype(self.dtype)
     for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    logits = nn.Dense(self.num_classes)(x)
-    return (logits, x) if return_features else logits
+      x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype)(x)
+    return float32_outputs(logits, x, return_features)
