@@ -359,7 +359,8 @@ def test_dafl_method_is_the_papers_step():
 
 @pytest.mark.parametrize("name, variant", [
     ("datafree_digits", "smoke"), ("datafree_digits", "smoke,method=dfad"),
-    pytest.param("datafree_fashion_mnist", "smoke,baselines", marks=pytest.mark.skipif(
+    # The baselines' wiring: test_dafl.py's dafl_digits smoke.
+    pytest.param("datafree_fashion_mnist", "smoke", marks=pytest.mark.skipif(
         not os.path.isdir("/usr/share/datasets/fashion-mnist"),
         reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")),
     # datafree_cifar: at full size in tests/test_full_size.py.
