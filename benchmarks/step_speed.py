@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from gan_tsc import models, parallel, step_cost  # noqa: E402
+from gan_tsc import models, parallel, step_cost, train_loop  # noqa: E402
 from gan_tsc.data import images as image_data  # noqa: E402
 from gan_tsc.phases import dafl, shared, supervised  # noqa: E402
 
@@ -98,14 +98,18 @@ def main(argv):
             f"{phase}: restored from a checkpoint, not trained")
       continue
     step, args, batch = BUILDERS[kind](config, phase)
-    flops = step_cost.model_flops(step, *args)
-    memory = step_cost.peak_memory_bytes(step.lower(*args).compile())
-    seconds = time_phase(step, args, flags.FLAGS.steps)  # the jitted step, as a run calls it
+    # The step as a run calls it: compiled once, its cost from the same program.
+    compiled = train_loop.CompiledStep(step, *args[2:])
+    cost = compiled.cost(*args[:2])
+    if cost.note:
+      print(f"{phase}: {cost.note}")
+    flops = cost.flops
+    seconds = time_phase(compiled, args[:2], flags.FLAGS.steps)
     rows[phase] = {"kind": kind, "batch_size": batch, "seconds_per_step": seconds,
-                   "step_peak_memory_bytes": memory and memory[0],
+                   "step_peak_memory_bytes": cost.peak_memory_bytes,
                    "images_per_sec": batch / seconds, "flops_per_image": flops / batch,
                    "matmul_peak_flops": peak, "peak_source": source,
-                   "mfu": flops / seconds / peak if peak else None}
+                   "mfu": flops / seconds / peak if peak and flops else None}
     print(f"{phase}: {batch / seconds:.0f} img/s", flush=True)
   print("\n| phase | kind | batch | s/step | images/s | GFLOP/image | GFLOP/s | MFU | peak MiB |")
   print("|---|---|---|---|---|---|---|---|---|")
