@@ -9,7 +9,8 @@ read; speed does not depend on the values), and times `--steps` calls after
 compiling. Per phase: images/s (training images, or generated ones for the
 data-free phase, per second), the step's peak memory on one device (XLA's
 memory analysis of the compiled step), model FLOPs per image (gan_tsc/step_cost.py:
-matrix products and convolutions, counted with standard convolutions), the
+matrix products and convolutions, counted with standard convolutions; beside
+them the FLOPs the step executes, fewer where a layer takes a cheaper path), the
 devices' peak FLOP/s (on a CPU a float32 matmul measured in this run) and MFU.
 Phase kinds timed: supervised (teachers, students on labels) and dafl (every
 data-free method); others are listed as not timed.
@@ -108,17 +109,25 @@ def main(argv):
     rows[phase] = {"kind": kind, "batch_size": batch, "seconds_per_step": seconds,
                    "step_peak_memory_bytes": cost.peak_memory_bytes,
                    "images_per_sec": batch / seconds, "flops_per_image": flops / batch,
+                   "executed_flops_per_image": cost.executed_flops / batch,
                    "matmul_peak_flops": peak, "peak_source": source,
-                   "mfu": flops / seconds / peak if peak and flops else None}
+                   "mfu": flops / seconds / peak if peak and flops else None,
+                   # the share of the peak the step computes, counting its products as run
+                   "executed_share_of_peak":
+                       cost.executed_flops / seconds / peak if peak and flops else None}
     print(f"{phase}: {batch / seconds:.0f} img/s", flush=True)
-  print("\n| phase | kind | batch | s/step | images/s | GFLOP/image | GFLOP/s | MFU | peak MiB |")
-  print("|---|---|---|---|---|---|---|---|---|")
+  print("\n| phase | kind | batch | s/step | images/s | GFLOP/image | GFLOP/s | MFU | "
+        "executed GFLOP/image | executed share of peak | peak MiB |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   for phase, r in rows.items():
     mfu = f"{r['mfu']:.3f}" if r["mfu"] is not None else "-"
+    share = r["executed_share_of_peak"]
+    share = f"{share:.3f}" if share is not None else "-"
     mib = r["step_peak_memory_bytes"]
     print(f"| {phase} | {r['kind']} | {r['batch_size']} | {r['seconds_per_step']:.4f} | "
           f"{r['images_per_sec']:.0f} | {r['flops_per_image'] / 1e9:.4f} | "
           f"{r['flops_per_image'] * r['images_per_sec'] / 1e9:.1f} | {mfu} | "
+          f"{r['executed_flops_per_image'] / 1e9:.4f} | {share} | "
           f"{'-' if mib is None else f'{mib / 2**20:.0f}'} |")
   if flags.FLAGS.out:
     with open(flags.FLAGS.out, "w") as f:

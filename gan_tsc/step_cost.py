@@ -14,7 +14,7 @@ more than the device holds, with the batch size that would fit.
 
 `peak_flops()` is the devices' peak: a table of accelerator chips (dense
 bfloat16, vendors' datasheets) times their number, or on a CPU the best rate of
-a 2048x2048 float32 matrix product measured here (the fake devices of a test
+a 1024x1024 float32 matrix product measured here (the fake devices of a test
 share the same cores, so they do not multiply it). MFU = achieved FLOP/s over it.
 """
 
@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from gan_tsc import parallel
 from gan_tsc.errors import ConfigError
-from gan_tsc.ops import layers
+from gan_tsc.ops import FAST_PATH_SCOPE, layers
 
 # Dense bfloat16 FLOP/s of one chip, by the start of jax.Device.device_kind.
 ACCELERATOR_PEAK_FLOPS = {
@@ -56,11 +56,19 @@ class StepCost:
   peak_memory_bytes: int | None  # on one device; None where XLA does not say
   argument_bytes: int | None = None  # the part taken by the step's inputs (state, batch)
   note: str = ""  # why the FLOPs were not counted
+  # The products' FLOPs as the step runs them (faster paths as they are); below
+  # `flops` where a layer does less work than its standard form.
+  executed_flops: float = 0.0
 
 
-def model_flops(step, *args) -> float:
+def model_flops(step, *args, traced=None) -> float:
   """Model FLOPs of one call of `step` (jitted or not) on `args` (arrays or shape
-  structs), counted with standard convolutions. Traces again; compiles nothing."""
+  structs), counted with standard convolutions. `traced`, the step's jaxpr as
+  it will run (e.g. `jitted.trace(*args).jaxpr`), is counted as it is when no
+  layer in it takes a non-standard path; otherwise the step is traced again
+  with standard layers. Compiles nothing."""
+  if traced is not None and not _has_fast_paths(traced.jaxpr):
+    return _jaxpr_flops(traced.jaxpr)
   # JAX caches traces by function (make_jaxpr too), blind to standard_convs: a
   # jitted step is unwrapped, and the trace is of a fresh closure, so that no
   # trace made outside the context answers here, nor this one outside it.
@@ -68,6 +76,33 @@ def model_flops(step, *args) -> float:
   with layers.standard_convs():
     closed = jax.make_jaxpr(lambda *a: function(*a))(*args)
   return _jaxpr_flops(closed.jaxpr)
+
+
+def traced_flops(traced) -> float:
+  """FLOPs of the products in a traced step (`jitted.trace(...)`) as it runs."""
+  return _jaxpr_flops(traced.jaxpr)
+
+
+def _inner_jaxprs(eqn, branches: bool = False):
+  """The programs an equation holds (pjit's, scan's, ...); with `branches`,
+  also those in tuples (cond's branches)."""
+  for param in eqn.params.values():
+    values = param if branches and isinstance(param, (tuple, list)) else (param,)
+    for value in values:
+      inner = getattr(value, "jaxpr", value)
+      if hasattr(inner, "eqns"):
+        yield inner
+
+
+def _has_fast_paths(jaxpr) -> bool:
+  """Whether a layer computed another way than its standard form (gan_tsc/ops)
+  left equations in `jaxpr`: they run inside the name scope FAST_PATH_SCOPE."""
+  for eqn in jaxpr.eqns:
+    if FAST_PATH_SCOPE in str(eqn.source_info.name_stack):
+      return True
+    if any(_has_fast_paths(inner) for inner in _inner_jaxprs(eqn, branches=True)):
+      return True
+  return False
 
 
 def _dot_flops(eqn) -> float:
@@ -100,10 +135,7 @@ def _jaxpr_flops(jaxpr) -> float:
         raise StepCostError("the step has a while loop with matrix products, whose trip "
                             "count is unknown before it runs; its FLOPs are not counted.")
     else:  # pjit, custom_jvp_call, custom_vjp_call, remat, ...: their inner programs
-      for param in eqn.params.values():
-        inner = getattr(param, "jaxpr", param)
-        if hasattr(inner, "eqns"):
-          total += _jaxpr_flops(inner)
+      total += sum(_jaxpr_flops(inner) for inner in _inner_jaxprs(eqn))
   return total
 
 
@@ -168,9 +200,11 @@ def check_fits(cost: StepCost, batch_size: int, phase: str, key: str = "batch_si
 
 
 @functools.cache
-def measured_matmul_flops(size: int = 2048, repeats: int = 40) -> float:
+def measured_matmul_flops(size: int = 1024, repeats: int = 60) -> float:
   """Best FLOP/s of a size x size float32 matrix product on the first device,
-  over `repeats` products (a shared CPU's rate moves: the best is the peak)."""
+  over `repeats` products (a shared CPU's rate moves: the best is the peak).
+  1024 reaches the rate of 2048 here (best of 40: 153-168 against 158-160
+  GFLOP/s) in a quarter of the time: every CPU run measures it."""
   a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
   product = jax.jit(lambda x: x @ x)
   product(a).block_until_ready()
@@ -187,7 +221,7 @@ def peak_flops(devices=None) -> tuple[float, str]:
   devices = devices or jax.devices()
   kind = devices[0].device_kind
   if devices[0].platform == "cpu":
-    return measured_matmul_flops(), "measured float32 2048x2048 matmul"
+    return measured_matmul_flops(), "measured float32 1024x1024 matmul"
   for prefix, flops in ACCELERATOR_PEAK_FLOPS.items():
     if kind.startswith(prefix):
       return flops * len(devices), f"{prefix} dense bfloat16 peak x {len(devices)}"

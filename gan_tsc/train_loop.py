@@ -54,18 +54,20 @@ class LoopResult:
 class CompiledStep:
   """`jitted(state, batch, *rest)` as `step(state, batch)`, compiled ahead of its
   first call (the same program jit would build), so that its cost is known
-  before training and the compilation is not paid twice."""
+  before training and the compilation is not paid twice. The one trace serves
+  both: it is lowered, and its FLOPs counted (again with standard layers only
+  where a layer took a faster path: gan_tsc/step_cost.py)."""
 
   compiler_options: dict | None = None  # XLA's, e.g. for tests that compile at level 0
 
   def __init__(self, jitted, *rest):
     self.jitted, self.rest = jitted, rest
-    self._executable = None
+    self._executable = self._traced = None
 
   def compile(self, state, batch):
     if self._executable is None:
-      self._executable = self.jitted.lower(state, batch, *self.rest).compile(
-          compiler_options=self.compiler_options)
+      self._traced = self.jitted.trace(state, batch, *self.rest)
+      self._executable = self._traced.lower().compile(compiler_options=self.compiler_options)
     return self._executable
 
   def __call__(self, state, batch):
@@ -75,10 +77,11 @@ class CompiledStep:
     memory = step_cost.peak_memory_bytes(self.compile(state, batch))
     peak, arguments = memory if memory else (None, None)
     try:
-      flops, note = step_cost.model_flops(self.jitted, state, batch, *self.rest), ""
+      flops = step_cost.model_flops(self.jitted, state, batch, *self.rest, traced=self._traced)
+      executed, note = step_cost.traced_flops(self._traced), ""
     except step_cost.StepCostError as error:
-      flops, note = 0.0, str(error)
-    return step_cost.StepCost(flops, peak, arguments, note)
+      flops, executed, note = 0.0, 0.0, str(error)
+    return step_cost.StepCost(flops, peak, arguments, note, executed)
 
 
 def run(settings: LoopSettings, state, step_fn: Callable, batch_fn: Callable[[int], Any],

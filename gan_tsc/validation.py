@@ -52,6 +52,7 @@ RULES = {
     "batch_size": (positive_int, "a whole number >= 1"),
     "eval_batch_size": (positive_int, "a whole number >= 1"),
     "num_samples": (positive_int, "a whole number >= 1"),
+    "teacher_agreement_samples": (positive_int, "a whole number >= 1"),
     "num_seeds": (positive_int, "a whole number >= 1"),
     "n_critic": (positive_int, "a whole number >= 1"),
     "ensemble_size": (positive_int, "a whole number >= 1"),

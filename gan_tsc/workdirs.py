@@ -36,7 +36,7 @@ INPUTS_FILE = "inputs.json"
 LOCK_FILE = "run.lock"
 # Keys of a phase block that do not change what the phase produces.
 NOT_INPUTS = frozenset({"log_every_steps", "eval_every_steps", "checkpoint_every_steps",
-                        "eval_batch_size", "n_jobs"})
+                        "eval_batch_size", "n_jobs", "teacher_agreement_samples"})
 
 
 def _is_phase_block(name: str, value, pipeline: tuple[str, ...]) -> bool:

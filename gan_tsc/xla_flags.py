@@ -1,11 +1,14 @@
 """XLA flags this project sets before JAX starts: the faster CPU path, found by measurement.
 
-XLA's CPU backend (jaxlib 0.10) hands fusions to YNNPACK by default; on this
-project's small convolutions that is slower. With YNNPACK fusions off, the
-Fashion-MNIST teacher trained 1.22x faster on a 2-core AMD EPYC, and the
-data-free step's best run went from 158 to 170 generated img/s (XLA
-convolutions) and from 227 to 262 (the student's as matrix products)
-(`benchmarks/cpu_paths_speed.py`, the settings side by side; docs/RESULTS.md). The flag only concerns the CPU backend: GPU and TPU runs are unchanged.
+XLA's CPU backend (jaxlib 0.10) hands fusions and convolutions to YNNPACK by
+default; on this project's small convolutions that is slower. With YNNPACK
+used for single matrix products only (`individual_dot`; with none at all,
+XLA's 2048x2048 float32 matmul fell from ~165 to ~120 GFLOP/s here), the
+project's CPU steps run as fast as with YNNPACK off and faster than XLA's
+defaults (`benchmarks/cpu_paths_speed.py`, the settings side by side;
+docs/RESULTS.md), and the matmul that step_cost measures as the CPU's peak
+is XLA's fastest. The flag only concerns the CPU backend: GPU and TPU runs
+are unchanged.
 
 Imports nothing from JAX: the launcher and the benchmarks call `set_defaults()`
 before their first `import jax`, and a flag the user already set in XLA_FLAGS
@@ -14,7 +17,7 @@ before their first `import jax`, and a flag the user already set in XLA_FLAGS
 
 import os
 
-DEFAULT_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=",)
+DEFAULT_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=individual_dot",)
 
 
 def _name(flag: str) -> str:

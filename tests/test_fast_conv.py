@@ -190,3 +190,36 @@ def test_lenet_conv_matmul_is_the_same_network(name):
                   loss(nets[1], variables['params'], x)) < 1e-5
   for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
     assert _rel_err(a, b) < 1e-4
+
+
+@pytest.mark.parametrize('n,h,w,c,o', [(2, 4, 4, 3, 5), (3, 3, 5, 8, 2), (1, 1, 1, 4, 4)])
+def test_upsample_conv_is_upsample_then_3x3_conv(n, h, w, c, o):
+  """The sub-pixel stage: the same parameters, values and gradients (input and
+  kernel) as nearest x2 upsampling followed by Flax's 3x3 'SAME' convolution."""
+  from gan_tsc.ops import upsample_conv
+  rng = np.random.default_rng(h * 10 + w)
+  x = jnp.asarray(rng.standard_normal((n, h, w, c), np.float32))
+  plain = nn.Conv(o, (3, 3), padding='SAME')
+  fused = upsample_conv.UpsampleConv(o)
+  key = jax.random.PRNGKey(0)
+  params = fused.init(key, x)
+  same_init = plain.init(key, upsample_conv.upsample_nearest(x))
+  jax.tree.map(np.testing.assert_array_equal, params, same_init)
+  params = jax.tree.map(lambda p: p + rng.standard_normal(p.shape).astype(np.float32), params)
+
+  def loss(module, prepare):
+    cotangent = jnp.asarray(rng.standard_normal((n, 2 * h, 2 * w, o), np.float32))
+    return lambda p, x: jnp.vdot(module.apply(p, prepare(x)), cotangent)
+
+  rng = np.random.default_rng(0)
+  want = jax.value_and_grad(loss(plain, upsample_conv.upsample_nearest), (0, 1))(params, x)
+  rng = np.random.default_rng(0)
+  got = jax.value_and_grad(loss(fused, lambda v: v), (0, 1))(params, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    assert _rel_err(a, b) < 1e-5
+  # Counting model FLOPs, it is the plain pair (gan_tsc/step_cost.py).
+  with layers.standard_convs():
+    jaxpr = jax.make_jaxpr(lambda p, v: fused.apply(p, v))(params, x)
+  convs = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == 'conv_general_dilated']
+  assert [e.invars[1].aval.shape for e in convs] == [(3, 3, c, o)]
+  assert convs[0].invars[0].aval.shape == (n, 2 * h, 2 * w, c)

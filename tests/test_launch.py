@@ -118,7 +118,7 @@ def test_unprepared_tfds_dataset_fails_fast(launcher, tmp_path):
 
 def test_xla_defaults_are_added_once_and_the_users_own_setting_wins():
   from gan_tsc import xla_flags
-  flag = "--xla_cpu_experimental_ynn_fusion_type="
+  flag = "--xla_cpu_experimental_ynn_fusion_type=individual_dot"
   assert xla_flags.with_defaults("") == flag
   assert xla_flags.with_defaults("--xla_dump_to=/d") == f"--xla_dump_to=/d {flag}"
   assert xla_flags.with_defaults(xla_flags.with_defaults("")) == flag  # idempotent
@@ -142,4 +142,5 @@ def test_launcher_sets_the_xla_defaults_before_jax_starts(child_env):
   env = dict(child_env, XLA_FLAGS="--xla_dump_to=/nowhere")
   out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        check=True).stdout.split()
-  assert out == ["False", "--xla_dump_to=/nowhere", "--xla_cpu_experimental_ynn_fusion_type="]
+  assert out == ["False", "--xla_dump_to=/nowhere",
+                 "--xla_cpu_experimental_ynn_fusion_type=individual_dot"]

@@ -83,6 +83,42 @@ def test_a_matmul_convolution_path_counts_the_model_not_its_work():
   assert lenet_grad("matmul") == lenet_grad("xla") > 0
 
 
+def test_a_compiled_step_counts_its_own_trace_or_the_standard_layers():
+  """A run traces its step once (train_loop.CompiledStep) and counts that trace
+  when every layer in it is standard; a layer on a faster path (the transposed
+  convolution as products, DAFL's sub-pixel upsample + conv stages) leaves its
+  name scope in the trace, and the step is counted again with standard layers."""
+  from gan_tsc import train_loop
+
+  def counts(loss, params, x):
+    """(what the compiled step reports, the standard count, its own trace's count)"""
+    step = jax.jit(jax.grad(loss))
+    compiled = train_loop.CompiledStep(step)
+    reported = compiled.cost(params, x).flops
+    return reported, step_cost.model_flops(step, params, x), \
+        step_cost._jaxpr_flops(compiled._traced.jaxpr)
+
+  x = jnp.ones((2, 8, 8, 4))
+  for conv in ("xla", "matmul"):
+    net = _Upsample(conv)
+    params = net.init(jax.random.PRNGKey(0), x)["params"]
+    reported, standard, as_run = counts(
+        lambda p, x: jnp.sum(net.apply({"params": p}, x) ** 2), params, x)
+    assert reported == standard > 0
+    assert (as_run < standard) == (conv == "matmul")
+
+  generator = models.generators.DAFLGenerator(16, 8, 1, width=8)
+  z = jnp.ones((4, 16))
+  variables = generator.init(jax.random.PRNGKey(0), z)
+
+  def generator_loss(params, z):
+    images, _ = generator.apply({**variables, "params": params}, z, mutable=["batch_stats"])
+    return jnp.sum(images ** 2)
+
+  reported, standard, as_run = counts(generator_loss, variables["params"], z)
+  assert reported == standard > as_run  # the sub-pixel stages do 16/36 of the stages' work
+
+
 def test_peak_flops_is_measured_on_cpu_and_read_from_the_table_on_accelerators():
   peak, source = step_cost.peak_flops()
   assert peak > 1e8 and "measured" in source  # the tests run on CPU devices

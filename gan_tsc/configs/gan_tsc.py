@@ -26,8 +26,9 @@ def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: fl
   """GAN-TSC's image GAN: AC-GAN (or, conditional=False, the same GAN unconditional).
 
   `teacher`, if set, only monitors: the share of samples it puts in the
-  requested class. conv (the generator's transposed convolutions) and
-  discriminator_conv: 'xla', or 'matmul' (faster on CPU).
+  requested class (over `teacher_agreement_samples` samples). conv (the
+  generator's transposed convolutions) and discriminator_conv: 'xla', or
+  'matmul' (faster on CPU).
   """
   block = common.trained_phase(
       "gan", teacher=teacher, conditional=conditional, class_loss_weight=1.0,
@@ -38,7 +39,7 @@ def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: fl
       generator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
       discriminator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
       batch_size=batch_size, num_steps=num_steps, num_epochs=num_epochs,
-      log_every_steps=200, eval_every_steps=1000)
+      log_every_steps=200, eval_every_steps=1000, teacher_agreement_samples=1000)
   return common.updated(block, overrides)
 
 

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_tsc.ops import pixels
+from gan_tsc.ops.upsample_conv import UpsampleConv
 
 __all__ = [
     "DAFLGenerator",
@@ -39,11 +40,6 @@ __all__ = [
 _UP_PADDING = ((2, 2), (2, 2))
 _DOWN_PADDING = ((1, 1), (1, 1))
 _BN_MOMENTUM = 0.9
-
-
-def _upsample_nearest(x: jax.Array, factor: int = 2) -> jax.Array:
-  """Nearest-neighbour upsampling of NHWC images by an integer factor."""
-  return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
 
 
 def _check_divisible_by_4(image_size: int, module: str) -> None:
@@ -70,10 +66,12 @@ class DAFLGenerator(nn.Module):
   final affine-free BatchNorm keeps each output channel at zero mean and unit
   variance over the batch, which the teacher's input normalisation expects.
 
-  `conv` builds the 3x3 convolutions; any module class taking `features,
-  kernel_size, padding, use_bias` with params 'kernel' (kh, kw, in, out) and
-  'bias' can replace nn.Conv, e.g. a faster CPU convolution. `width` is
-  128 in the paper; the two conv stages have `width` and `width // 2` filters.
+  The two upsample + 3x3 conv stages are `UpsampleConv` (ops/upsample_conv.py:
+  the same function and parameters in 16/36 of the multiplies). `conv` builds
+  the last 3x3 convolution; any module class taking `features, kernel_size,
+  padding, use_bias` with params 'kernel' (kh, kw, in, out) and 'bias' can
+  replace nn.Conv, e.g. a faster CPU convolution. `width` is 128 in the
+  paper; the two conv stages have `width` and `width // 2` filters.
 
   `output='pixels'` (not in the paper) drops the final BatchNorm: the tanh
   output is read as pixels in [-1, 1] and normalised with the data set's
@@ -108,11 +106,9 @@ class DAFLGenerator(nn.Module):
     x = nn.Dense(self.width * side * side, name="dense")(z)
     x = x.reshape(z.shape[0], side, side, self.width)
     x = batch_norm("bn0", 1e-5)(x)
-    x = _upsample_nearest(x)
-    x = conv3x3(self.width, "conv1")(x)
+    x = UpsampleConv(self.width, name="conv1")(x)
     x = nn.leaky_relu(batch_norm("bn1", 0.8)(x), 0.2)
-    x = _upsample_nearest(x)
-    x = conv3x3(self.width // 2, "conv2")(x)
+    x = UpsampleConv(self.width // 2, name="conv2")(x)
     x = nn.leaky_relu(batch_norm("bn2", 0.8)(x), 0.2)
     x = jnp.tanh(conv3x3(self.channels, "conv3")(x))
     if self.output == "pixels":  # [-1, 1] -> 0..255 -> the classifiers' normalisation

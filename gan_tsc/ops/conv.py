@@ -39,6 +39,8 @@ import jax.numpy as jnp
 from jax import lax
 import numpy as np
 
+from gan_tsc.ops import FAST_PATH_SCOPE
+
 Pads = Tuple[Tuple[int, int], Tuple[int, int]]
 PaddingLike = Union[str, int, Sequence[Union[int, Tuple[int, int]]]]
 
@@ -332,7 +334,8 @@ class FastConv(nn.Module):
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
 
-    y = conv2d(x, kernel, padding)
+    with jax.named_scope(FAST_PATH_SCOPE):
+      y = conv2d(x, kernel, padding)
     if bias is not None:
       y = y + bias
     return y.reshape(batch_shape + y.shape[1:]) if len(batch_shape) != 1 else y

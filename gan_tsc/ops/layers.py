@@ -41,6 +41,11 @@ def standard_convs():
     _STANDARD_ONLY.reset(token)
 
 
+def standard_convs_only() -> bool:
+  """True within standard_convs: layers with a faster path build the standard one."""
+  return _STANDARD_ONLY.get()
+
+
 def _matmul_conv(*args, padding="SAME", **kwargs) -> nn.Module:
   if _STANDARD_ONLY.get():
     return nn.Conv(*args, padding=padding, **kwargs)

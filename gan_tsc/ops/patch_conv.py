@@ -25,6 +25,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_tsc.ops import FAST_PATH_SCOPE
+
 Padding = Union[str, Sequence[tuple[int, int]]]
 
 
@@ -91,8 +93,9 @@ class Conv(_ConvAttributes):
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, self._bias_param(), dtype=self.dtype)
     # lax.conv_general_dilated_patches compiles faster still, but its
     # backward pass ran ~7x slower than these slices on XLA:CPU.
-    patches = conv_patches(x, (kh, kw), tuple(self.strides), _pads(self.padding, (kh, kw)))
-    y = patches @ kernel.reshape(-1, self.features)
+    with jax.named_scope(FAST_PATH_SCOPE):
+      patches = conv_patches(x, (kh, kw), tuple(self.strides), _pads(self.padding, (kh, kw)))
+      y = patches @ kernel.reshape(-1, self.features)
     return y if bias is None else y + bias
 
 
@@ -125,7 +128,8 @@ class ConvTranspose(_ConvAttributes):
     # Tap (a, b) of the flipped kernel, split as a = sh*p + r: cell offset p, phase r.
     flipped = kernel[::-1, ::-1].reshape(ph, sh, pw, sw, cin, self.features)
     weights = flipped.transpose(4, 0, 2, 1, 3, 5).reshape(cin, -1)
-    painted = (x @ weights).reshape(n, h, w, ph, pw, sh, sw, self.features)
+    with jax.named_scope(FAST_PATH_SCOPE):
+      painted = (x @ weights).reshape(n, h, w, ph, pw, sh, sw, self.features)
     full = 0.0
     for p in range(ph):  # shift each cell offset into place and add
       for q in range(pw):

@@ -172,7 +172,8 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   sample = make_sampler(generator, c.generator.latent_dim, num_labels)
   grid = class_grid_sampler(generator, c.generator.latent_dim, num_labels, p.subkey("grid"))
   teacher = inputs.get(c.teacher or None)
-  agreement = teacher_agreement(teacher, dataset, sample) if teacher and c.conditional else None
+  agreement = (teacher_agreement(teacher, dataset, sample, c.teacher_agreement_samples)
+               if teacher and c.conditional else None)
   monitor_key = p.subkey("monitor")
 
   def evaluate(variables, step_done: int):

@@ -307,10 +307,14 @@ def check_teacher(teacher: TrainedClassifier, generator, g_variables, config_pha
     raise DaflError(
         f"The generator makes {gen_shape} images but the teacher takes {tuple(image_shape)}; "
         "set --config.<phase>.generator.image_size / .channels to match the teacher's data.")
-  z = jax.random.normal(key, (16, config_phase.generator.latent_dim))
-  images, _ = generator.apply(g_variables, z, mutable=["batch_stats"])
-  outputs, recorded = teacher.model.apply(teacher.variables, images, train=False,
-                                          mutable=[BN_INPUT_STATS])
+
+  @jax.jit  # one program: run op by op, a ResNet-34 teacher compiled hundreds
+  def teacher_on_generated(g_variables, t_variables, key):
+    z = jax.random.normal(key, (16, config_phase.generator.latent_dim))
+    images, _ = generator.apply(g_variables, z, mutable=["batch_stats"])
+    return teacher.model.apply(t_variables, images, train=False, mutable=[BN_INPUT_STATS])
+
+  outputs, recorded = teacher_on_generated(g_variables, teacher.variables, key)
   if config_phase.loss_weights.get("bn_statistics", 0.0) > 0 and not recorded.get(BN_INPUT_STATS):
     raise DaflError(
         f"loss_weights.bn_statistics={config_phase.loss_weights.bn_statistics} needs a teacher "
