@@ -61,14 +61,9 @@ class StepCost:
   executed_flops: float = 0.0
 
 
-def model_flops(step, *args, traced=None) -> float:
+def model_flops(step, *args) -> float:
   """Model FLOPs of one call of `step` (jitted or not) on `args` (arrays or shape
-  structs), counted with standard convolutions. `traced`, the step's jaxpr as
-  it will run (e.g. `jitted.trace(*args).jaxpr`), is counted as it is when no
-  layer in it takes a non-standard path; otherwise the step is traced again
-  with standard layers. Compiles nothing."""
-  if traced is not None and not _has_fast_paths(traced.jaxpr):
-    return _jaxpr_flops(traced.jaxpr)
+  structs), counted with standard convolutions. Traces again; compiles nothing."""
   # JAX caches traces by function (make_jaxpr too), blind to standard_convs: a
   # jitted step is unwrapped, and the trace is of a fresh closure, so that no
   # trace made outside the context answers here, nor this one outside it.
@@ -78,9 +73,14 @@ def model_flops(step, *args, traced=None) -> float:
   return _jaxpr_flops(closed.jaxpr)
 
 
-def traced_flops(traced) -> float:
-  """FLOPs of the products in a traced step (`jitted.trace(...)`) as it runs."""
-  return _jaxpr_flops(traced.jaxpr)
+def traced_step_flops(step, traced, *args) -> tuple[float, float]:
+  """(model FLOPs, FLOPs as run) of `step` on `args`, from its trace `traced`
+  (`jitted.trace(*args)`): the trace is counted once, and the step traced again
+  with standard layers only where a faster layer ran in it."""
+  executed = _jaxpr_flops(traced.jaxpr)
+  if not _has_fast_paths(traced.jaxpr):
+    return executed, executed
+  return model_flops(step, *args), executed
 
 
 def _inner_jaxprs(eqn, branches: bool = False):

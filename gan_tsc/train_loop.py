@@ -77,8 +77,9 @@ class CompiledStep:
     memory = step_cost.peak_memory_bytes(self.compile(state, batch))
     peak, arguments = memory if memory else (None, None)
     try:
-      flops = step_cost.model_flops(self.jitted, state, batch, *self.rest, traced=self._traced)
-      executed, note = step_cost.traced_flops(self._traced), ""
+      flops, executed = step_cost.traced_step_flops(self.jitted, self._traced, state, batch,
+                                                    *self.rest)
+      note = ""
     except step_cost.StepCostError as error:
       flops, executed, note = 0.0, 0.0, str(error)
     return step_cost.StepCost(flops, peak, arguments, note, executed)

@@ -16,8 +16,9 @@ with the same initialisers, so checkpoints move between it and the plain
 upsample + nn.Conv (tests compare both). Within ops/layers.standard_convs it
 is the plain upsample + 3x3 convolution, so step_cost counts the model's FLOPs.
 The 2x2 convolution is XLA's: on XLA:CPU a patches @ kernel form of it was
-slower (DAFL's stages, forward and backward at batch 256: 16->32 px 0.73 s
-against 0.48 s, the plain form 0.92 s).
+slower, on DAFL's stages forward and backward, than both XLA's 2x2 convolution
+and the plain pair (a one-off probe; benchmarks/upsample_conv_speed.py times
+the plain pair against this form).
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ _TAPS = np.array([[[1, 0, 0], [0, 1, 1]],
 def upsample_nearest(x: jax.Array, factor: int = 2) -> jax.Array:
   """Nearest-neighbour upsampling of NHWC images by an integer factor."""
   return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
+
+
+def upsample_then_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The plain pair: nearest x2 upsampling, then XLA's 3x3 'SAME' convolution."""
+  return jax.lax.conv_general_dilated(upsample_nearest(x), kernel, (1, 1), "SAME",
+                                      dimension_numbers=_NHWC)
 
 
 def parity_kernels(kernel: jax.Array) -> jax.Array:
@@ -83,8 +90,7 @@ class UpsampleConv(nn.Module):
     kernel = self.param("kernel", self.kernel_init, (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", self.bias_init, (self.features,))
     if layers.standard_convs_only():
-      y = jax.lax.conv_general_dilated(upsample_nearest(x), kernel, (1, 1), "SAME",
-                                       dimension_numbers=_NHWC)
+      y = upsample_then_conv(x, kernel)
     else:
       with jax.named_scope(FAST_PATH_SCOPE):
         y = upsample_conv(x, kernel)
