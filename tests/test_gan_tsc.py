@@ -213,12 +213,35 @@ def test_tsc_score_is_one_for_real_data_and_low_for_noise(teacher, digits):
   noise = np.random.default_rng(0).integers(0, 256, digits.train_images.shape, np.uint8)
   noisy = scorer.score("noise", noise)
   assert noisy.tsc_score < 0.6, noisy
-  expected_se = np.std(noisy.accuracies, ddof=1) / np.sqrt(2) / np.mean(real.accuracies)
-  assert noisy.tsc_stderr == pytest.approx(expected_se)
+  assert real.tsc_stderr == 0.0  # its own runs are the denominator
+  assert noisy.tsc_stderr == pytest.approx(
+      tsc_score.score(noisy.accuracies, real.accuracies)[1])
   # Real digits: the teacher is confident and spread over classes; noise is not.
   assert real.inception_score > 5 > noisy.inception_score
   table = tsc_score.table([real, noisy])
   assert "| real | 1.000 ±" in table and "| noise |" in table
+
+
+def test_tsc_stderr_counts_the_denominator_by_the_delta_method():
+  # By hand: R = 0.8 / 0.95; residuals c - R r = 0, -0.0578947, +0.0578947;
+  # sqrt(2 * 0.0578947^2 / (3 * 2)) / 0.95 = 0.0351848.
+  candidate, real = [0.8, 0.7, 0.9], [0.95, 0.9, 1.0]
+  value, stderr = tsc_score.score(candidate, real)
+  assert value == pytest.approx(0.8 / 0.95)
+  assert stderr == pytest.approx(0.0351848, abs=1e-7)
+  # The delta method written with variances and covariance gives the same.
+  c, r = np.array(candidate), np.array(real)
+  cov = np.cov(c, r)  # sample (co)variances, ddof 1
+  by_moments = value * np.sqrt((cov[0, 0] / c.mean() ** 2 + cov[1, 1] / r.mean() ** 2
+                                - 2 * cov[0, 1] / (c.mean() * r.mean())) / 3)
+  assert stderr == pytest.approx(by_moments)
+  # A candidate that moves with the real runs has a smaller error than the
+  # numerator's spread alone; a constant one still gets the denominator's.
+  assert stderr < np.std(c, ddof=1) / np.sqrt(3) / r.mean()
+  assert tsc_score.score([0.5, 0.5, 0.5], real)[1] > 0
+  assert np.isnan(tsc_score.score([0.5], [0.9])[1])
+  with pytest.raises(ValueError, match="pair up"):
+    tsc_score.score([0.5, 0.6], real)
 
 
 def test_tanh_to_uint8_inverts_to_tanh_range():
