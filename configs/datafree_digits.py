@@ -12,7 +12,7 @@ losses with dafl_digits.py's recipe).
   python launch/main.py --config=configs/datafree_digits.py --workdir=runs/df_digits
   python launch/main.py --config=configs/datafree_digits.py:method=dfad --workdir=...
 
-Expected (default): 96.94% after 3.8 minutes on a 2-core CPU (teacher 98.89%;
+Expected (default): 97.22% after 2.3 minutes on a 2-core CPU (teacher 98.89%;
 docs/RESULTS.md); DAFL: 90.56%.
 `:baselines` adds the student trained on labels and distilled on real images;
 `:smoke` runs every phase for 4 steps.
