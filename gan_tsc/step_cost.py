@@ -203,8 +203,8 @@ def check_fits(cost: StepCost, batch_size: int, phase: str, key: str = "batch_si
 def measured_matmul_flops(size: int = 1024, repeats: int = 60) -> float:
   """Best FLOP/s of a size x size float32 matrix product on the first device,
   over `repeats` products (a shared CPU's rate moves: the best is the peak).
-  1024 reaches the rate of 2048 here (best of 40: 153-168 against 158-160
-  GFLOP/s) in a quarter of the time: every CPU run measures it."""
+  1024, not a larger size: on the project's 2-core CPU it reached the larger
+  products' rate in a fraction of the time, which every CPU run pays."""
   a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
   product = jax.jit(lambda x: x @ x)
   product(a).block_until_ready()

@@ -3,12 +3,11 @@
 XLA's CPU backend (jaxlib 0.10) hands fusions and convolutions to YNNPACK by
 default; on this project's small convolutions that is slower. With YNNPACK
 used for single matrix products only (`individual_dot`; with none at all,
-XLA's 2048x2048 float32 matmul fell from ~165 to ~120 GFLOP/s here), the
-project's CPU steps run as fast as with YNNPACK off and faster than XLA's
-defaults (`benchmarks/cpu_paths_speed.py`, the settings side by side;
-docs/RESULTS.md), and the matmul that step_cost measures as the CPU's peak
-is XLA's fastest. The flag only concerns the CPU backend: GPU and TPU runs
-are unchanged.
+XLA's own float32 matmul ran markedly slower here), the project's CPU steps
+run as fast as with YNNPACK off and faster than XLA's defaults
+(`benchmarks/cpu_paths_speed.py`, the settings side by side; docs/RESULTS.md),
+and the matmul that step_cost measures as the CPU's peak is XLA's fastest.
+The flag only concerns the CPU backend: GPU and TPU runs are unchanged.
 
 Imports nothing from JAX: the launcher and the benchmarks call `set_defaults()`
 before their first `import jax`, and a flag the user already set in XLA_FLAGS
