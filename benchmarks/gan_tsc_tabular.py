@@ -19,6 +19,12 @@ ensemble_size and num_steps, e.g.
 
   .venv/bin/python benchmarks/gan_tsc_tabular.py --validation --ensemble-size 1
   .venv/bin/python benchmarks/gan_tsc_tabular.py --validation --gan-steps 12000
+
+Both MUNGE protocols are rows: "training + MUNGE" (real rows plus MUNGE rows)
+and "MUNGE only" (the authors' munge_fake_only); the authors publish the
+second alone, so only it is set against their number. Synthetic GAN and
+mixture rows are clipped to the training range and drawn in the training
+class mix unless --no-clip / --class-mix balanced (the authors' choices).
 """
 
 import argparse
@@ -36,7 +42,7 @@ REFERENCE = {
     "training": (0.898, 0.917, 0.920, 0.923, 0.925),
     "gan": (0.917, 0.926, 0.926, 0.927, 0.927),
     "training_gan": (0.914, 0.927, 0.929, 0.930, 0.930),
-    "munge": (0.910, 0.924, 0.925, 0.926, 0.927),
+    "munge_only": (0.910, 0.924, 0.925, 0.926, 0.927),  # their munge_fake_only: MUNGE rows alone
 }
 
 
@@ -54,6 +60,10 @@ def main():
                       help="GANs trained side by side (default: the config's)")
   parser.add_argument("--gan-steps", type=int, default=None,
                       help="the GAN's training steps (default: the config's)")
+  parser.add_argument("--no-clip", action="store_true",
+                      help="synthetic rows not clipped to the training range (the authors')")
+  parser.add_argument("--class-mix", choices=("training", "balanced"), default=None,
+                      help="classes of GAN and mixture rows (default: the config's, training)")
   args = parser.parse_args()
   from gan_tsc import configs, forests
 
@@ -66,6 +76,10 @@ def main():
     config.gan.ensemble_size = args.ensemble_size
   if args.gan_steps is not None:
     config.gan.num_steps = args.gan_steps
+  if args.no_clip:
+    config.forest.clip_to_training_range = False
+  if args.class_mix:
+    config.forest.class_mix = args.class_mix
   default_name = "bench_gan_tsc_tabular" + ("_validation" if args.validation else "")
   workdir = args.workdir or os.path.join(ROOT, "runs", default_name)
   shutil.rmtree(workdir, ignore_errors=True)
@@ -84,7 +98,9 @@ def main():
         f"forests {walls['forest'] / 60:.1f} min")
   scored_on = "validation" if args.validation else "test"
   print(f"Teacher RandomForestClassifier({forest['teacher_trees']}): {scored_on} {metric} "
-        f"{forest[f'teacher_test_{metric}']:.4f}\n")
+        f"{forest[f'teacher_test_{metric}']:.4f}; synthetic rows "
+        f"{'clipped to the training range' if config.forest.clip_to_training_range else 'unclipped'}"
+        f", classes in the {config.forest.class_mix} mix\n")
   print("| student trained on | " + " | ".join(f"{t} trees" for t in trees) + " |")
   print("|---" * (len(trees) + 1) + "|")
   for row, r in forest["rows"].items():
@@ -103,13 +119,16 @@ def main():
       print(f"| {forests.ROWS[row][0]} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     ours = {row: forest["rows"][row]["mean"] for row in forest["rows"]}
     print()
-    for row in ("gan", "training_gan"):
+    for row in ("gan", "training_gan", "munge_only"):
       margin = min(o - r for o, r in zip(ours[row], REFERENCE[row]))
       print(f"ours >= authors, {forests.ROWS[row][0]}, every size: "
             f"{'yes' if margin >= 0 else 'NO'} (smallest margin {margin:+.4f})")
-      margin = min(o - m for o, m in zip(ours[row], ours["munge"]))
-      print(f"ours > our MUNGE, {forests.ROWS[row][0]}, every size: "
+    # Each GAN row against our MUNGE row of the same protocol (with or without real rows).
+    for row, munge_row in (("gan", "munge_only"), ("training_gan", "munge")):
+      margin = min(o - m for o, m in zip(ours[row], ours[munge_row]))
+      print(f"ours: {forests.ROWS[row][0]} > {forests.ROWS[munge_row][0]}, every size: "
             f"{'yes' if margin > 0 else 'NO'} (smallest margin {margin:+.4f})")
+    print("(The authors publish no training + MUNGE row.)")
   print(f"\nGAN samples vs training rows (per class, in standard deviations): mean gap "
         f"{gan['sample_feature_mean_gap']:.3f}, std gap {gan['sample_feature_std_gap']:.3f}, "
         f"correlation gap {gan['sample_correlation_gap']:.3f}")

@@ -14,7 +14,8 @@ Rows of the table (`ROWS`; mean ± std over seeds at each student size):
   training data only        real rows, teacher probabilities
   GAN data only             synthetic rows from the GAN only
   training + GAN            real rows plus the GAN's rows
-  MUNGE                     real rows plus MUNGE rows (Bucila et al. 2006)
+  training + MUNGE          real rows plus MUNGE rows (Bucila et al. 2006)
+  MUNGE only                MUNGE rows alone (the authors' `munge_fake_only`)
   no teacher (classifier)   RandomForestClassifier on the true labels
   training + GMM            real rows plus rows from a per-class Gaussian mixture
 
@@ -45,13 +46,15 @@ ROWS = {
     "training": ("training data only", True, None, "teacher"),
     "gan": ("GAN data only", False, "gan", "teacher"),
     "training_gan": ("training + GAN", True, "gan", "teacher"),
-    "munge": ("MUNGE (training + MUNGE)", True, "munge", "teacher"),
+    "munge": ("training + MUNGE", True, "munge", "teacher"),
+    "munge_only": ("MUNGE only", False, "munge", "teacher"),
     "no_teacher_classifier": ("no teacher (classifier)", True, None, "classifier"),
     "training_gmm": ("training + Gaussian mixture", True, "gmm", "teacher"),
     "gmm": ("Gaussian mixture data only", False, "gmm", "teacher"),
 }
 DEFAULT_ROWS = ("no_teacher_regressor", "training", "gan", "training_gan", "munge",
-                "no_teacher_classifier", "training_gmm")
+                "munge_only", "no_teacher_classifier", "training_gmm")
+CLASS_MIXES = ("training", "balanced")  # how synthetic GAN and mixture rows draw classes
 
 
 class ForestError(UserError, ValueError):
@@ -167,6 +170,16 @@ def munge(features, multiplier: int = 9, swap_probability: float = 0.1, spread: 
   return np.concatenate(passes)
 
 
+def balanced_labels(n: int, num_classes: int, rng: np.random.Generator,
+                    counts_only: bool = False) -> np.ndarray:
+  """n class ids, n // K of each and one more for the first n % K classes,
+  shuffled (or only the counts): the authors' class mix for synthetic rows."""
+  counts = np.full(num_classes, n // num_classes) + (np.arange(num_classes) < n % num_classes)
+  if counts_only:
+    return counts
+  return rng.permutation(np.repeat(np.arange(num_classes), counts)).astype(np.int32)
+
+
 class ClassGaussianMixture:
   """One scikit-learn GaussianMixture per class; samples with the class mix."""
 
@@ -181,10 +194,14 @@ class ClassGaussianMixture:
                                 reg_covar=1e-5, random_state=seed)
       self.mixtures.append(mixture.fit(rows))
 
-  def sample(self, n: int, seed: int, clip: bool = True):
-    """n rows (and their classes), classes drawn with the training frequencies."""
+  def sample(self, n: int, seed: int, clip: bool = True, class_mix: str = "training"):
+    """n rows (and their classes): classes drawn with the training frequencies,
+    or with class_mix='balanced' n/K of each (the remainder to the first classes)."""
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n, self.frequencies)
+    if class_mix == "balanced":
+      counts = balanced_labels(n, len(self.frequencies), rng, counts_only=True)
+    else:
+      counts = rng.multinomial(n, self.frequencies)
     rows, labels = [], []
     for k, (mixture, count) in enumerate(zip(self.mixtures, counts)):
       if not count:

@@ -275,6 +275,34 @@ def test_cluster_conditions_cover_each_class_in_proportion():
   assert abs(np.mean(np.asarray(labels) == 1) - dataset.class_frequencies[1]) < 0.02
 
 
+def test_sampler_draws_the_classes_it_is_given():
+  dataset = blob_dataset()
+  conditions = class_conditions(dataset, clusters_per_class=3)
+  generator = generators.TabularGenerator(4, 6, (8,), 8)
+  variables = generator.init(jax.random.PRNGKey(0), np.zeros((1, 8)), np.zeros(1, np.int32))
+  one_member = jax.tree.map(lambda leaf: leaf[None], variables)
+  wanted = forests.balanced_labels(9001, 2, np.random.default_rng(0))
+  assert np.bincount(wanted).tolist() == [4501, 4500]
+  rows, labels = jax.device_get(sampler(generator, dataset, conditions)(
+      one_member, jax.random.PRNGKey(1), 9001, wanted))
+  np.testing.assert_array_equal(labels, wanted)
+  # Each row from a cluster of its class, the clusters in their within-class proportions:
+  # rebuild the rows from the drawn condition ids' generator outputs.
+  condition_key, z_key = jax.random.split(jax.random.PRNGKey(1))
+  z = jax.random.normal(z_key, (9001, 8))
+  outputs = [np.asarray(generator.apply(variables, z, np.full(9001, k, np.int32)))
+             * dataset.std + dataset.mean for k in range(6)]
+  distance = np.array([np.abs(rows - o).max(1) for o in outputs])  # (6, n)
+  of_its_class = conditions.to_class[:, None] == wanted[None, :]
+  assert np.all(np.where(of_its_class, distance, np.inf).min(0) < 1e-3)
+  ids = np.argmin(np.where(of_its_class, distance, np.inf), axis=0)
+  for k in range(2):
+    clusters = np.flatnonzero(conditions.to_class == k)
+    within = conditions.frequencies[clusters] / conditions.frequencies[clusters].sum()
+    drawn = np.bincount(ids[wanted == k], minlength=6)[clusters] / np.sum(wanted == k)
+    np.testing.assert_allclose(drawn, within, atol=0.03)
+
+
 def pipeline_config(data_block, gan_steps=4, **gan_overrides):
   config = configs.common.base(pipeline=("gan",))
   config.data = data_block
@@ -369,6 +397,8 @@ def test_gaussian_mixture_sampler_keeps_class_mix_and_ranges():
                              rtol=0.1)
   again, _ = mixture.sample(6000, seed=1)
   np.testing.assert_array_equal(rows, again)  # a seed fixes the draw
+  _, balanced = mixture.sample(6001, seed=1, class_mix="balanced")
+  assert np.bincount(balanced).tolist() == [3001, 3000]
 
 
 @pytest.mark.parametrize("kind", ["regressor", "multi_output", "classifier"])
@@ -419,6 +449,21 @@ def test_table_runs_on_a_bundled_set_in_seconds(name):
   json.dumps(table.to_json())
 
 
+def test_munge_only_learns_from_munge_rows_alone():
+  dataset = tabular.load(configs.tabular.tabular_data("sklearn", name="breast_cancer"))
+  teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels, 20, 0, 1)
+  n = len(dataset.train_features)
+  # A 'MUNGE' source of one repeated row: alone it teaches nothing (a constant
+  # student, ROC-AUC 0.5); beside the training rows the student still learns.
+  constant = {"munge": lambda s: np.repeat(dataset.train_features[:1], n, axis=0)}
+  table = forests.compression_table(dataset, teacher, constant, rows=("munge", "munge_only"),
+                                    tree_counts=(3,), num_seeds=1, n_jobs=1,
+                                    log=lambda _: None)
+  assert table.scores["munge_only"][0, 0] == 0.5
+  assert table.scores["munge"][0, 0] > 0.9
+  assert "| MUNGE only |" in table.markdown() and "| training + MUNGE |" in table.markdown()
+
+
 def test_table_refuses_rows_without_their_source():
   dataset = tabular.load(configs.tabular.tabular_data("sklearn", name="iris"))
   teacher = forests.fit_teacher(dataset.train_features, dataset.train_labels, 5, 0, 1)
@@ -440,7 +485,9 @@ def test_forest_phase_refuses_a_generator_of_the_wrong_width(tmp_path):
   config.forest.generator = ""
   config.forest.model.tree_counts = (0, 3)
   config.forest.synthetic_multiplier = 0
+  config.forest.class_mix = "uniform"
   with pytest.raises(forests.ForestError, match=r"tree_counts=\(0, 3\) must list .*; "
+                     r"class_mix='uniform' must be one of \('training', 'balanced'\); "
                      "synthetic_multiplier=0 must be at least 1"):
     forest.run(config, "forest", str(tmp_path), {})
 

@@ -57,14 +57,20 @@ def forest_phase(*, generator: str = "gan", teacher_trees: int = 500,
   GAN (`generator`: an earlier `gan` phase; '' drops the GAN rows), MUNGE and
   per-class Gaussian-mixture rows, `synthetic_multiplier` times the training
   set; every student size over `num_seeds` seeds. n_jobs: cores for sklearn.
-  rows: the table's rows (training sets), () = the default rows."""
+  rows: the table's rows (training sets), () = the default rows (both MUNGE
+  protocols among them: 'munge' training + MUNGE, 'munge_only' the authors').
+  clip_to_training_range: GAN and mixture rows (and MUNGE's) clipped to each
+  feature's training range (True here; the authors do not clip). class_mix:
+  the classes of GAN and mixture rows, 'training' (the training frequencies,
+  here) or 'balanced' (N/K each, the authors'); MUNGE rows follow the
+  training rows they come from either way."""
   block = ConfigDict(dict(
       kind="forest", generator=generator,
       model=dict(name="random_forest", teacher_trees=teacher_trees, tree_counts=tuple(tree_counts)),
       num_seeds=num_seeds, synthetic_multiplier=synthetic_multiplier,
       munge=dict(swap_probability=0.1, spread=1.5),
       gaussian_mixture=dict(components=10, covariance="full"),
-      clip_to_training_range=True, n_jobs=n_jobs, rows=tuple(rows)))
+      clip_to_training_range=True, class_mix="training", n_jobs=n_jobs, rows=tuple(rows)))
   return common.updated(block, overrides)
 
 

@@ -100,6 +100,8 @@ def _check_settings(c, phase: str) -> None:
     problems.append(f"model.tree_counts={counts} must list student sizes of at least 1 tree")
   if c.num_seeds < 1:
     problems.append(f"num_seeds={c.num_seeds} must be at least 1")
+  if c.class_mix not in forests.CLASS_MIXES:
+    problems.append(f"class_mix={c.class_mix!r} must be one of {forests.CLASS_MIXES}")
   if c.synthetic_multiplier < 1:
     problems.append(f"synthetic_multiplier={c.synthetic_multiplier} must be at least 1 "
                     "(synthetic rows per training row)")
@@ -130,12 +132,14 @@ def _synthetic_sources(c, dataset, generated, rows, key, seed: int, seconds: dic
   """name -> draw(seed) for each source the table's rows need."""
   needed = {forests.ROWS[r][2] for r in rows} - {None}
   n = c.synthetic_multiplier * len(dataset.train_features)
-  clip = c.clip_to_training_range
+  clip, mix = c.clip_to_training_range, c.class_mix
   lo, hi = dataset.train_features.min(0), dataset.train_features.max(0)
   sources = {}
   if "gan" in needed:
     def draw_gan(s):
-      fake = generated.sample_on_host(jax.random.fold_in(key, s), n)[0]
+      labels = (forests.balanced_labels(n, dataset.num_classes, np.random.default_rng(s))
+                if mix == "balanced" else None)
+      fake = generated.sample_on_host(jax.random.fold_in(key, s), n, labels)[0]
       fake = fake.astype(np.float64)
       return np.clip(fake, lo, hi) if clip else fake
     sources["gan"] = draw_gan
@@ -149,5 +153,5 @@ def _synthetic_sources(c, dataset, generated, rows, key, seed: int, seconds: dic
     mixture = forests.ClassGaussianMixture(dataset.train_features, dataset.train_labels,
                                            dataset.num_classes, g.components, g.covariance, seed)
     seconds["gmm_fit"] = time.perf_counter() - start
-    sources["gmm"] = lambda s: mixture.sample(n, s, clip)[0]
+    sources["gmm"] = lambda s: mixture.sample(n, s, clip, mix)[0]
   return sources

@@ -228,27 +228,31 @@ class FeatureTransform:
 
 def make_sampler(generator, latent_dim: int, conditions: Conditions,
                  transform: FeatureTransform):
-  """sample(variables, key, n) -> (rows in the data's units, labels), jitted, n static.
+  """sample(variables, key, n, labels=None) -> (rows in the data's units, labels),
+  jitted, n static.
 
-  The TrainedGenerator contract; labels cannot be chosen (they are drawn).
-
-  `variables['params']` carry a leading member axis (see `ensemble_size`); row
-  j comes from member j mod K. Conditions (so classes) are drawn with their
-  training frequencies.
+  The TrainedGenerator contract. `variables['params']` carry a leading member
+  axis (see `ensemble_size`); row j comes from member j mod K. Without
+  `labels`, conditions (so classes) are drawn with their training
+  frequencies; with `labels` (n class ids), row i is of class labels[i], its
+  condition (a cluster of that class) drawn with the clusters' frequencies
+  within the class.
   """
   log_frequencies = np.log(conditions.frequencies).astype(np.float32)
   to_class = jnp.asarray(conditions.to_class)
 
   @functools.partial(jax.jit, static_argnums=2)
   def sample(variables, key, n: int, labels=None):
-    if labels is not None:
-      raise TabularGanError("The tabular GAN draws its own classes (training frequencies); "
-                            "it takes no labels.")
     members = jax.tree.leaves(variables["params"])[0].shape[0]
     per_member = -(-n // members)
     condition_key, z_key = jax.random.split(key)
-    ids = jax.random.categorical(condition_key, jnp.asarray(log_frequencies),
-                                 shape=(per_member * members,))
+    if labels is None:
+      ids = jax.random.categorical(condition_key, jnp.asarray(log_frequencies),
+                                   shape=(per_member * members,))
+    else:  # each row's class fixed; a cluster of it by the clusters' frequencies
+      wanted = jnp.resize(jnp.asarray(labels, jnp.int32), (per_member * members,))
+      ids = jax.random.categorical(condition_key, jnp.where(
+          to_class[None, :] == wanted[:, None], jnp.asarray(log_frequencies)[None, :], -jnp.inf))
     z = jax.random.normal(z_key, (per_member * members, latent_dim))
     # (per_member, K, ...) -> member-major for vmap, then back: row j is member j mod K.
     by_member = lambda a: jnp.swapaxes(a.reshape(per_member, members, *a.shape[1:]), 0, 1)
