@@ -3,6 +3,8 @@ r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the T
   .venv/bin/python benchmarks/gan_tsc_images.py            # ~26 min on 2 CPU cores
   .venv/bin/python benchmarks/gan_tsc_images.py --smoke    # a minute; checks the wiring
   .venv/bin/python benchmarks/gan_tsc_images.py --variant small_data --no-tsc   # 2,000 images
+  .venv/bin/python benchmarks/gan_tsc_images.py --variant authors --no-tsc --workdir W
+      # the authors' recipe (NIN teacher, their LeNet, 200 epochs over 512 real images)
 
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
 launch/main.py, with these phases added:
@@ -15,7 +17,9 @@ error) and the Inception Score (the teacher as the classifier) of six input
 sets: the real training set, AC-GAN samples, unconditional GAN samples, AC-GAN
 samples of one class only, a low-diversity set (10 real images per class,
 repeated) and Gaussian noise. Prints both tables and writes them, with every
-number, to <workdir>/gan_tsc_images.{md,json}. --variant picks a variant of
+number, to <workdir>/gan_tsc_images.{md,json}, and the students' per-seed
+final-step test accuracies to <workdir>/summary.json under `training_only` and
+`training_plus_gan`. --variant picks a variant of
 the config (e.g. small_data); --no-tsc skips the unconditional GAN and the
 TSC table and compares the students only.
 """
@@ -102,9 +106,17 @@ def main():
   mix = [results[f"student_mix_{s}"]["test_accuracy"] for s in range(args.seeds)]
   real = [results[f"student_real_{s}"]["test_accuracy"] for s in range(args.seeds)]
   c = config.student_mix_0
+  with open(os.path.join(args.workdir, "summary.json"), "w") as f:
+    json.dump({"training_only": real, "training_plus_gan": mix, "variant": variant,
+               "teacher_test_accuracy": results["teacher"]["test_accuracy"],
+               "gan_teacher_agreement": results["gan"]["teacher_agreement"]}, f, indent=2)
+  real_count = c.real_examples or len(image_data.load(config.data).train_images)
+  length = f"{c.num_steps} steps" if c.num_steps else f"{c.num_epochs:g} epochs of {real_count}"
+  margin = np.mean(mix) - np.mean(real) - 2 * max(np.std(mix), np.std(real))
   students = "\n".join([
-      f"Students ({c.student.name}, {c.num_steps} steps of batch {c.batch_size}, "
-      f"loss {c.loss}; final-step test accuracy, mean ± std over {args.seeds} seeds)\n",
+      f"Students ({c.student.name}, {length} at batch {c.batch_size} "
+      f"({results['student_mix_0']['steps']} steps), loss {c.loss}; final-step test accuracy, "
+      f"mean ± std over {args.seeds} seeds)\n",
       "| compression set | test accuracy | per seed |", "|---|---|---|",
       f"| teacher ({config.teacher.model.name}) | {100 * results['teacher']['test_accuracy']:.2f}% | - |",
       f"| training data only (p_fake 0) | {mean_std(real)} | "
@@ -113,7 +125,9 @@ def main():
       + ", ".join(f"{100 * a:.2f}" for a in mix) + " |",
       f"\nGAN-assisted minus training-only: {100 * (np.mean(mix) - np.mean(real)):+.2f} points; "
       f"seed-to-seed std {100 * np.std(real):.2f} / {100 * np.std(mix):.2f}; AC-GAN samples "
-      f"the teacher puts in the requested class: {100 * results['gan']['teacher_agreement']:.1f}%\n"])
+      f"the teacher puts in the requested class: {100 * results['gan']['teacher_agreement']:.1f}%",
+      f"GAN-assisted mean above the training-only mean by more than twice the larger std: "
+      f"{'yes' if margin > 0 else 'no'} (margin {100 * margin:+.2f} points)\n"])
   print("\n" + students, flush=True)
   if args.no_tsc:
     timing = wall_line(walls, start)

@@ -28,6 +28,23 @@ forests. It has 66,250 parameters (LeNet-5: 61,706) but about a sixth of
 LeNet-5's multiply-adds, so it compresses compute, not size. `:student_hidden=N`
 (or `N+M` for two layers) sets the MLP's hidden sizes; it implies `:mlp_student`.
 
+`:authors` is the authors' image recipe (gan_tsc.authors_image_config; the
+same as configs/gan_tsc_cifar10.py) on 1-channel images: their LeNet student,
+Adam 1e-4 constant at batch 256 for 200 epochs, loss ½Σ(t − s)²/B, the NIN
+teacher's dropout on while it labels, per-pixel mean subtraction, generated
+images at uint8 levels, p_fake 0.8. Sized for a 2-core CPU, where their
+student trains at a few hundred images/s: the teacher and the AC-GAN learn
+from all 60,000 training images, the students' real images are the first
+`real=` of them (512 by default: 200 epochs are 400 steps), so that trained
+on them alone the student overfits, as in the authors' runs; the NIN is a
+quarter of Caffe's widths (48-40-24, 48-48-48, 48-48, FC 256) and trains 5
+epochs with the task's optimizer. `epochs=` sets the students' epochs.
+Not yet measured over seeds (docs/RESULTS.md says what was).
+
+`:gan=hinge` trains the GAN as a hinge GAN with a spectrally normalised
+projection discriminator (Miyato & Koyama 2018) instead of the AC-GAN
+(`gan=acgan`, the default).
+
 `:smoke` runs every phase for 4 steps on 512 images. The benchmark
 `benchmarks/gan_tsc_images.py` runs three seeds of each student and the TSC
 Score table.
@@ -40,11 +57,37 @@ docs/RESULTS.md.
 
 from gan_tsc.configs import common, gan_tsc
 
-WORDS = ("smoke", "baselines", "tsc", "small_data", "mlp_student")
+WORDS = ("smoke", "baselines", "tsc", "small_data", "mlp_student", "authors")
+NIN_QUARTER_WIDTHS = (48, 40, 24, 48, 48, 48, 48, 48, 256)
+
+
+def gan_phase(loss: str):
+  return gan_tsc.acgan_phase(batch_size=64, num_steps=3000, width=32, teacher="teacher",
+                             conv="matmul", loss=loss)
+
+
+def authors(words: set[str], real_examples: int, num_epochs: float, gan_loss: str):
+  """The authors' image recipe, CPU-sized (see the docstring)."""
+  return gan_tsc.authors_image_config(
+      "fashion_mnist", words, gan_phase(gan_loss),
+      teacher_widths=NIN_QUARTER_WIDTHS, teacher_optimizer=common.optimizer(
+          "adam", 2e-3, schedule="cosine"),
+      teacher_recipe=dict(num_epochs=5, eval_every_steps=0),
+      real_examples=real_examples, num_epochs=num_epochs, student_conv="matmul")
 
 
 def get_config(variant: str = ""):
-  words, args = common.parse_variant(variant, words=WORDS, args=dict(student_hidden=common.ints))
+  words, args = common.parse_variant(
+      variant, words=WORDS, args=dict(student_hidden=common.ints, real=int, epochs=float,
+                                      gan=common.one_of("acgan", "hinge")))
+  gan_loss = args.get("gan", "acgan")
+  if "authors" in words:
+    if {"small_data", "mlp_student"} & words or "student_hidden" in args:
+      raise ValueError("authors is its own recipe: it takes no small_data, mlp_student or "
+                       "student_hidden.")
+    return authors(words, args.get("real", 512), args.get("epochs", 200.0), gan_loss)
+  if {"real", "epochs"} & set(args):
+    raise ValueError("real= and epochs= belong to the authors variant (add 'authors').")
   small_data = "small_data" in words
   if "mlp_student" in words or "student_hidden" in args:
     student = common.model("mlp", 10, hidden=args.get("student_hidden", (64,)))
@@ -52,9 +95,7 @@ def get_config(variant: str = ""):
     student = common.model("lenet5_half", 10)
   return gan_tsc.image_config(
       "fashion_mnist", words,
-      gan_tsc.acgan_phase(batch_size=64, num_steps=3000, width=32, teacher="teacher",
-                          conv="matmul"),
-      student, common.optimizer("adam", 1e-3, schedule="cosine"),
+      gan_phase(gan_loss), student, common.optimizer("adam", 1e-3, schedule="cosine"),
       teacher=dict(num_epochs=50, batch_size=64) if small_data else None,
       data=dict(max_train_examples=2000) if small_data else None,
       batch_size=64, loss="kl" if small_data else "l2", temperature=4.0 if small_data else 1.0,

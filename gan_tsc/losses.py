@@ -34,6 +34,12 @@ def logit_l2(student_logits, teacher_logits):
   return jnp.mean(jnp.sum((student_logits - teacher_logits) ** 2, axis=-1))
 
 
+def logit_half_l2(student_logits, teacher_logits):
+  """GAN-TSC's image code's loss: tf.nn.l2_loss(teacher - student) / B, half of
+  `logit_l2` (the scale Adam's epsilon sees)."""
+  return 0.5 * logit_l2(student_logits, teacher_logits)
+
+
 # ---------------------------------------------------------------------------
 # DAFL's generator losses (on one generated batch through the frozen teacher).
 
@@ -101,6 +107,16 @@ def gan_discriminator_loss(real_logits, fake_logits):
 def gan_generator_loss(fake_logits):
   """Non-saturating generator loss: −log σ(D(G(z)))."""
   return -jnp.mean(jax.nn.log_sigmoid(fake_logits))
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+  """Hinge loss (Lim & Ye 2017; Miyato et al.): E[max(0, 1 − D(real))] + E[max(0, 1 + D(fake))]."""
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits):
+  """The hinge GAN's generator loss: −E[D(G(z))]."""
+  return -jnp.mean(fake_logits)
 
 
 def wgan_critic_loss(real_scores, fake_scores):

@@ -74,6 +74,9 @@ RULES = {
     "class_loss_weight": (non_negative, "a weight >= 0"),
     "alpha": (non_negative, "a weight >= 0"),
     "max_train_examples": (non_negative_int, "a whole number >= 0 (0: all)"),
+    "real_examples": (non_negative_int, "a whole number >= 0 (0: all)"),
+    "heldout_examples": (non_negative_int, "a whole number >= 0 (0: none)"),
+    "dropout_rate": (fraction, "a rate in [0, 1]"),
     "image_size": (positive_int, "a whole number >= 1"),
 }
 # Every key inside a block of this name must satisfy the check.

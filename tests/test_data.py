@@ -116,6 +116,20 @@ def test_normalize():
   np.testing.assert_allclose(pixels.normalize(x, (0.5,), (0.25,)), 2.0)
 
 
+def test_pixel_mean_normalization_subtracts_the_training_mean_image():
+  data = image_data.load(configs.common.data("sklearn", "digits", normalization="pixel_mean"))
+  mean_image = data.train_images.astype(np.float64).mean(0)  # (32, 32, 1), 0..255
+  assert np.asarray(data.mean).shape == (32, 32, 1)
+  batch = data.test_images[:5]
+  expected = batch.astype(np.float64) - mean_image  # the authors': pixels minus the mean
+  np.testing.assert_allclose(image_data.preprocess(batch, data), expected, atol=1e-3)
+  stand_in = image_data.stand_in(configs.common.data("tfds", "cifar10",
+                                                     normalization="pixel_mean"), 10)
+  assert np.asarray(stand_in.mean).shape == (32, 32, 3) and stand_in.std == (1 / 255,) * 3
+  with pytest.raises(image_data.DataError, match="Unknown normalization 'zca'"):
+    image_data.load(configs.common.data("sklearn", "digits", normalization="zca"))
+
+
 def test_unknown_names_are_clear():
   with pytest.raises(image_data.DataError, match="offers 'digits'"):
     image_data.load(configs.common.data("sklearn", "iris"))

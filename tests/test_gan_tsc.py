@@ -42,9 +42,9 @@ def teacher(digits):
   return TrainedClassifier(model, state.variables, None, {})
 
 
-def gan_config(conditional=True, batch_size=32, width=16):
+def gan_config(conditional=True, batch_size=32, width=16, loss="acgan"):
   return configs.gan_tsc.acgan_phase(batch_size=batch_size, num_steps=100, width=width,
-                                     latent_dim=32, conditional=conditional)
+                                     latent_dim=32, conditional=conditional, loss=loss)
 
 
 def gan_setup(c, num_classes=10):
@@ -79,6 +79,34 @@ def test_acgan_losses_fall_and_the_class_is_learned(digits):
   # The generator makes images the discriminator files under the requested class.
   assert last["d_fake_class_accuracy"] > 0.5 > first["d_fake_class_accuracy"], (first, last)
   assert step._cache_size() == 1
+
+
+def test_hinge_projection_gan_learns_the_requested_class(teacher, digits):
+  c = gan_config(loss="hinge")
+  c.generator_optimizer.learning_rate = c.discriminator_optimizer.learning_rate = 1e-3
+  generator, state, step, sample = gan_setup(c)
+  agreement = acgan.teacher_agreement(teacher, digits, sample, 500)
+  before = agreement(state.generator.variables, jax.random.PRNGKey(7))
+  stats = jax.device_get(state.critic.batch_stats)
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                    c.batch_size, seed=0)
+  history = []
+  for i in range(200):
+    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(2))
+    history.append(jax.device_get(metrics))
+  after = agreement(state.generator.variables, jax.random.PRNGKey(7))
+  # The teacher files the samples under the requested class far above chance.
+  assert after > 0.5 > 0.2 > before, (before, after)
+  # The hinge: real scores above fake ones once the discriminator has learnt.
+  last = {k: np.mean([h[k] for h in history[-20:]]) for k in history[0]}
+  assert last["d_real_score"] > last["d_fake_score"], last
+  # The spectral norms' power-iteration vectors advance with the discriminator.
+  moved = jax.tree.map(lambda a, b: not np.array_equal(a, b), stats,
+                       jax.device_get(state.critic.batch_stats))
+  assert all(jax.tree.leaves(moved))
+  with pytest.raises(ValueError, match="the hinge loss trains a projection_discriminator"):
+    c.discriminator.name = "acgan_discriminator"
+    acgan.make_step(generator, None, c, 10)
 
 
 def test_each_network_updates_only_its_own_batch_statistics(digits):
@@ -200,6 +228,69 @@ def test_p_fake_without_a_generator_is_refused(launcher, tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# The authors' image recipe: noisy teacher labels, ½Σ L2, uint8 generated images.
+
+
+def authors_step(teacher_model, digits, *, loss="l2", teacher_dropout=False):
+  student = models.build_classifier(configs.common.model("tsc_lenet", 10, widths=(8, 16, 32)))
+  state, schedule = shared.create_classifier_state(student, jax.random.PRNGKey(3),
+                                                   digits.image_shape,
+                                                   configs.common.optimizer("adam", 1e-4), 10)
+  step = jax.jit(students.make_distill_step(teacher_model, student, digits, schedule, loss=loss,
+                                            temperature=1.0, teacher_dropout=teacher_dropout))
+  batch = batching.EpochBatcher({"image": digits.train_images}, 16, seed=0).batch(0)
+  return lambda key, variables: step(state, batch, jax.random.PRNGKey(key), variables, {})[1]
+
+
+def test_teacher_dropout_makes_the_targets_noisy_and_l2_half_halves_the_loss(teacher, digits):
+  nin = models.build_classifier(configs.common.model("nin", 10, widths=(8,) * 8 + (16,)))
+  nin_variables = models.init_variables(nin, jax.random.PRNGKey(0), digits.image_shape)
+  losses = lambda step: [float(step(k, nin_variables)["distill_loss"]) for k in (1, 2)]
+  noisy = losses(authors_step(nin, digits, teacher_dropout=True))
+  clean = losses(authors_step(nin, digits))
+  assert noisy[0] != noisy[1]  # other dropout masks, other targets
+  assert clean[0] == clean[1]  # eval mode: the key changes nothing on a real batch
+  half = losses(authors_step(nin, digits, loss="l2_half"))
+  assert half[0] == pytest.approx(0.5 * clean[0], rel=1e-6)
+
+
+def test_quantized_generated_images_sit_on_uint8_levels():
+  images = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1), minval=-1.0, maxval=1.0)
+  mean, std = np.full((8, 8, 1), 0.3, np.float32), (1 / 255,)
+  quantized = np.asarray(pixels.from_tanh_range(images, mean, std, quantize=True))
+  levels = quantized + 255 * mean  # pixel_mean normalisation: back to 0..255
+  np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+  exact = np.asarray(pixels.from_tanh_range(images, mean, std))
+  assert 0 < np.abs(quantized - exact).max() <= 0.5 + 1e-3
+
+
+def test_heldout_accuracy_reads_the_last_training_images(teacher, digits):
+  import dataclasses
+  c = configs.gan_tsc.distill_phase(configs.common.model("lenet5", 10),
+                                    configs.common.optimizer("adam", 1e-3), teacher="teacher",
+                                    batch_size=16, num_steps=1, real_examples=1000,
+                                    heldout_examples=50, eval_batch_size=64)
+  x = image_data.preprocess(digits.train_images[-50:], digits)
+  predicted = np.asarray(jnp.argmax(teacher.model.apply(teacher.variables, x), -1))
+  for labels, expected in ((predicted, 1.0), ((predicted + 1) % 10, 0.0)):
+    data = dataclasses.replace(digits, train_labels=np.concatenate(
+        [digits.train_labels[:-50], labels.astype(np.int32)]))
+    metrics = distill.heldout_and_test_metrics(c, "student", teacher.model, data)(
+        teacher.variables)
+    assert metrics["heldout_accuracy"] == expected
+    assert metrics["test_accuracy"] > 0.5  # the test split, untouched
+  c.real_examples = len(digits.train_images) - 49  # overlaps the held-out images
+  with pytest.raises(ValueError, match="must leave out the student's real images"):
+    distill.heldout_and_test_metrics(c, "student", teacher.model, digits)
+
+
+def test_teacher_dropout_with_a_batchnorm_teacher_is_refused(launcher, tmp_path):
+  with pytest.raises(ValueError, match="'teacher' has BatchNorm"):
+    launcher([f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", f"--workdir={tmp_path}",
+              "--config.teacher.model.name=lenet5_bn", "--config.student.teacher_dropout=True"])
+
+
+# ---------------------------------------------------------------------------
 # TSC Score.
 
 
@@ -312,15 +403,22 @@ def test_gan_phase_resumes_exactly(launcher, tmp_path, kill_phase):
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),
                     reason="needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)")
-@pytest.mark.parametrize("variant", ["smoke,mlp_student", "smoke,small_data,baselines"])
+@pytest.mark.parametrize("variant", ["smoke,mlp_student", "smoke,small_data,baselines",
+                                     "smoke,authors,baselines"])
 def test_fashion_mnist_smoke(launcher, tmp_path, variant):
   launcher([f"--config={ROOT}/configs/gan_tsc_fashion_mnist.py:{variant}", f"--workdir={tmp_path}"])
   students = ("student", "student_real_only", "student_gan_only") if "baselines" in variant else (
       "student",)
   check_table(tmp_path, ("teacher", "gan") + students)
   config = json.load(open(tmp_path / "config.json"))
-  expected_student = "mlp" if "mlp_student" in variant else "lenet5_half"
+  expected_student = ("mlp" if "mlp_student" in variant else
+                      "tsc_lenet" if "authors" in variant else "lenet5_half")
   assert {config[s]["student"]["name"] for s in students} == {expected_student}
+  if "authors" in variant:
+    assert config["teacher"]["model"]["name"] == "nin"
+    assert config["data"]["normalization"] == "pixel_mean"
+    assert {(config[s]["loss"], config[s]["teacher_dropout"], config[s]["real_examples"])
+            for s in students} == {("l2_half", True, 64)}
   if "small_data" in variant:
     assert {config[s]["loss"] for s in students} == {"kl"}
     assert [config[s]["p_fake"] for s in students] == [0.8, 0.0, 1.0]

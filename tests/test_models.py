@@ -21,6 +21,14 @@ def build(name, num_classes=10, **kw):
     ("lenet5_bn", (32, 32, 1), 61_848),
     ("resnet18", (32, 32, 3), 11_173_962),
     ("resnet34", (32, 32, 3), 21_282_122),
+    # GAN-TSC's student: conv 3->64 5x5, conv 64->128 5x5, fc 5*5*128->1024, fc 1024->10.
+    ("tsc_lenet", (32, 32, 3), (25 * 3 * 64 + 64) + (25 * 64 * 128 + 128)
+     + (25 * 128 * 1024 + 1024) + (1024 * 10 + 10)),
+    # NIN, Caffe's CIFAR-10 sizes: conv 5x5 192, 1x1 160, 1x1 96, pool -> 16x16;
+    # conv 5x5 192, 1x1 192, 1x1 192, pool -> 8x8; conv 3x3 192, 1x1 192; fc 1024; fc 10.
+    ("nin", (32, 32, 3), (25 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
+     + (25 * 96 * 192 + 192) + 2 * (192 * 192 + 192) + (9 * 192 * 192 + 192)
+     + (192 * 192 + 192) + (8 * 8 * 192 * 1024 + 1024) + (1024 * 10 + 10)),
 ])
 def test_parameter_counts(name, shape, expected):
   model = build(name)
@@ -83,3 +91,36 @@ def test_torch_init_draws_uniform_kernels_and_biases_by_fan_in():
   np.testing.assert_array_equal(torch["BatchNorm_0"]["bias"], params["BatchNorm_0"]["bias"])
   with pytest.raises(ValueError, match="Unknown init"):
     models.reinitialize(params, jax.random.PRNGKey(1), "xavier")
+
+
+def test_nin_drops_out_only_in_training_with_a_dropout_rng():
+  model = build("nin", widths=(8, 8, 8, 8, 8, 8, 8, 8, 16))
+  variables = models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 1))
+  assert not variables["batch_stats"]  # no BatchNorm: labelling in training mode is safe
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, 32, 32, 1))
+  evaluated = model.apply(variables, x)
+  np.testing.assert_array_equal(evaluated, model.apply(variables, x, train=False))
+  noisy = [model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(k)})
+           for k in (2, 3)]
+  assert not np.allclose(noisy[0], noisy[1]) and not np.allclose(noisy[0], evaluated)
+  no_dropout = build("nin", widths=(8, 8, 8, 8, 8, 8, 8, 8, 16), dropout_rate=0.0)
+  np.testing.assert_allclose(no_dropout.apply(variables, x, train=True,
+                                              rngs={"dropout": jax.random.PRNGKey(2)}),
+                             evaluated, rtol=1e-6)
+  with pytest.raises(ValueError, match="9 widths"):
+    models.init_variables(build("nin", widths=(8, 8)), jax.random.PRNGKey(0), (32, 32, 1))
+
+
+def test_gan_tsc_init_draws_xavier_kernels_and_wide_normal_biases():
+  model = build("tsc_lenet")
+  params = models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 1))["params"]
+  drawn = models.reinitialize(params, jax.random.PRNGKey(1), "gan_tsc")
+  # Xavier-uniform: bound sqrt(6 / (fan_in + fan_out)), fan = receptive field x channels.
+  for layer, fan_in, fan_out in (("Conv_0", 25 * 1, 25 * 64), ("Conv_1", 25 * 64, 25 * 128),
+                                 ("Dense_0", 5 * 5 * 128, 1024), ("Dense_1", 1024, 10)):
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    kernel = np.asarray(drawn[layer]["kernel"])
+    assert 0.9 * bound < np.abs(kernel).max() <= bound * (1 + 1e-6)  # float32 rounding
+    assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)
+  biases = np.concatenate([np.asarray(drawn[k]["bias"]) for k in drawn])  # 64+128+1024+10
+  assert biases.std() == pytest.approx(0.5, rel=0.1) and abs(biases.mean()) < 0.1

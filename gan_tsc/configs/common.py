@@ -80,7 +80,9 @@ def data(source: str, name: str, image_size: int = 32, **overrides) -> ConfigDic
   """An image data block. `source`: 'tfds', 'idx' (local IDX files) or 'sklearn'.
 
   augment 'none' or 'crop_flip'; normalization 'dataset' (per-channel mean
-  and std) or 'symmetric' ([-1, 1]); max_train_examples 0 = all.
+  and std), 'symmetric' ([-1, 1]) or 'pixel_mean' (0..255 pixels minus the
+  per-pixel training mean, GAN-TSC's); max_train_examples 0 = all (else the
+  first that many training images).
   """
   block = ConfigDict(dict(
       kind="image", source=source, name=name, data_dir="", image_size=image_size,

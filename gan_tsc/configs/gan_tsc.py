@@ -8,6 +8,10 @@ inputs. Its variants (`image_config`):
   tsc        + `tsc`: the TSC Score of the `gan` phase's generator, rated
              with the config's student model and optimizer,
   smoke      every phase for a few steps.
+`authors_image_config` is the authors' image recipe (their `cifar10.py`):
+NIN teacher, their LeNet student, Adam 1e-4 at batch 256 for 200 epochs, the
+½Σ L2 loss, the teacher's dropout on while it labels, per-pixel mean
+subtraction, generated images at uint8 levels.
 """
 
 from __future__ import annotations
@@ -22,19 +26,22 @@ BASELINES = (("student_real_only", 0.0), ("student_gan_only", 1.0))
 def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: float = 0,
                 latent_dim: int = 100, width: int = 64, conditional: bool = True,
                 teacher: str = "", conv: str = "xla", discriminator_conv: str = "xla",
-                **overrides) -> ConfigDict:
-  """GAN-TSC's image GAN: AC-GAN (or, conditional=False, the same GAN unconditional).
+                loss: str = "acgan", **overrides) -> ConfigDict:
+  """GAN-TSC's image GAN: AC-GAN (or, conditional=False, the same GAN unconditional);
+  loss='hinge': the same generator against a spectrally normalised projection
+  discriminator, hinge loss (Miyato & Koyama 2018).
 
   `teacher`, if set, only monitors: the share of samples it puts in the
   requested class (over `teacher_agreement_samples` samples). conv (the
   generator's transposed convolutions) and discriminator_conv: 'xla', or
   'matmul' (faster on CPU).
   """
+  discriminator = "projection_discriminator" if loss == "hinge" else "acgan_discriminator"
   block = common.trained_phase(
-      "gan", teacher=teacher, conditional=conditional, class_loss_weight=1.0,
+      "gan", teacher=teacher, conditional=conditional, class_loss_weight=1.0, loss=loss,
       generator=dict(name="acgan", latent_dim=latent_dim, width=width,
                      conv=common.check_conv(conv)),
-      discriminator=dict(name="acgan_discriminator", width=width,
+      discriminator=dict(name=discriminator, width=width,
                          conv=common.check_conv(discriminator_conv)),
       generator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
       discriminator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
@@ -46,18 +53,27 @@ def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: fl
 def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, teacher: str,
                   batch_size: int, num_epochs: float = 0, num_steps: int | None = None,
                   loss: str = "kl", temperature: float = 1.0, generator: str = "",
-                  p_fake: float | None = None, **overrides) -> ConfigDict:
+                  p_fake: float | None = None, teacher_dropout: bool = False,
+                  quantize_synthetic: bool = False, real_examples: int = 0,
+                  heldout_examples: int = 0, **overrides) -> ConfigDict:
   """A student distilled from a frozen teacher on real and synthetic inputs.
 
   With `generator` (an earlier `gan` phase) each batch is synthetic with
   probability `p_fake` (GAN-TSC's P_FAKE by default), else real. loss 'kl'
-  (at `temperature`) or 'l2' (on the logits).
+  (at `temperature`), 'l2' (on the logits) or 'l2_half' (half of it, the
+  authors' image code). teacher_dropout: the teacher labels with its dropout
+  active; quantize_synthetic: generated images rounded to uint8 levels;
+  real_examples: the student's real images are the first that many training
+  images (0 = all; epochs count over them); heldout_examples: also report
+  the accuracy on the last that many training images (heldout_accuracy).
   """
   if p_fake is None:
     p_fake = P_FAKE if generator else 0.0
   block = common.trained_phase(
       "distill", teacher=teacher, generator=generator, student=student_block,
       optimizer=optimizer_block, loss=loss, temperature=temperature, p_fake=p_fake,
+      teacher_dropout=teacher_dropout, quantize_synthetic=quantize_synthetic,
+      real_examples=real_examples, heldout_examples=heldout_examples,
       eval_batch_size=500, batch_size=batch_size, num_epochs=num_epochs, num_steps=num_steps)
   return common.updated(block, overrides)
 
@@ -105,9 +121,11 @@ def add_students(config: ConfigDict, words: set[str], student_block: ConfigDict,
 
 def smoke(config: ConfigDict, task: str) -> None:
   """The task's smoke sizes for the trained phases; a TSC Score of 2 seeds, 4 steps,
-  64 images, evaluated in the students' batches."""
+  64 images, evaluated in the students' batches; students' real sets of 64."""
   common.smoke_task(config, task)
   for phase in config.pipeline:
+    if config[phase].get("real_examples"):
+      config[phase].real_examples = 64
     if config[phase].kind == "tsc_score":
       config[phase].update(num_seeds=2, batch_size=16, num_samples=64, num_steps=4,
                            eval_batch_size=config.student.eval_batch_size)
@@ -125,4 +143,48 @@ def image_config(task: str, words: set[str], gan_block: ConfigDict, student_bloc
   add_students(config, words, student_block, optimizer_block, **distill_args)
   if "smoke" in words:
     smoke(config, task)
+  return config
+
+
+NIN_CAFFE_WIDTHS = (192, 160, 96, 192, 192, 192, 192, 192, 1024)
+
+
+def authors_image_config(task: str, words: set[str], gan_block: ConfigDict, *,
+                         teacher_widths: tuple = NIN_CAFFE_WIDTHS,
+                         teacher_optimizer: ConfigDict, teacher_recipe: dict,
+                         real_examples: int = 0, num_epochs: float = 200,
+                         student_conv: str = "xla", eval_every_steps: int = 0) -> ConfigDict:
+  """GAN-TSC's image recipe as the authors' code has it, on `task`'s data.
+
+  Teacher: NIN (`teacher_widths`; dropout 0.5 after its two pooling stages),
+  trained here by `teacher_optimizer` and `teacher_recipe` (theirs came
+  pre-trained). Students: their LeNet (Xavier kernels, N(0, 0.5²) biases),
+  Adam 1e-4 constant, batch 256, `num_epochs` over their `real_examples`
+  real images (0 = all), loss ½Σ(t − s)²/B on the logits, the teacher's
+  dropout on while it labels, each batch generated with probability 0.8
+  (rounded to uint8 levels). Every network sees 0..255 pixels minus the
+  per-pixel training mean, no augmentation. Words as `image_config`.
+  """
+  config = common.task_config(task, ("teacher", "gan"))
+  config.data.update(normalization="pixel_mean", augment="none")
+  config.teacher.model = common.model("nin", config.teacher.model.num_classes,
+                                      widths=tuple(teacher_widths), dropout_rate=0.5)
+  config.teacher.optimizer = teacher_optimizer
+  config.teacher.update(teacher_recipe)
+  config.gan = gan_block
+  student = common.model("tsc_lenet", config.teacher.model.num_classes, widths=(64, 128, 1024),
+                         init="gan_tsc", conv=common.check_conv(student_conv))
+  add_students(config, words, student, common.optimizer("adam", 1e-4), loss="l2_half",
+               batch_size=256, num_epochs=num_epochs, teacher_dropout=True,
+               quantize_synthetic=True, real_examples=real_examples,
+               eval_every_steps=eval_every_steps)
+  if "smoke" in words:
+    smoke(config, task)
+    # Narrow networks: the suite compiles without XLA's optimisations, where
+    # full-width convolutions take a minute a step (tests/test_full_size.py
+    # runs the full widths).
+    config.teacher.model.widths = (8,) * 8 + (16,)
+    for phase in config.pipeline:
+      if config[phase].get("kind") == "distill":
+        config[phase].student.widths = (8, 16, 32)
   return config

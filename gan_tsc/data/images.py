@@ -47,7 +47,7 @@ class ImageDataset:
   test_images: np.ndarray
   test_labels: np.ndarray
   num_classes: int
-  mean: tuple[float, ...]
+  mean: tuple[float, ...] | np.ndarray  # per channel; (H, W, C) with normalization='pixel_mean'
   std: tuple[float, ...]
   augment: str  # 'none' or 'crop_flip'
 
@@ -95,16 +95,13 @@ def _load(data_config) -> ImageDataset:
   size = data_config.image_size
   train = (_resize(train[0], size, data_config.center_crop), train[1])
   test = (_resize(test[0], size, data_config.center_crop), test[1])
-  mean, std = _KNOWN_STATS.get(name) or _channel_stats(train[0])
-  if data_config.normalization == "symmetric":
-    # GANs with a tanh output model pixels in [-1, 1].
-    mean, std = (0.5,) * len(mean), (0.5,) * len(std)
+  mean, std = _statistics(data_config, train[0])
   augment = data_config.augment
   if augment not in ("none", "crop_flip"):
     raise DataError(f"Unknown augment {augment!r}; use 'none' or 'crop_flip'.")
   return ImageDataset(name, train[0], train[1].astype(np.int32), test[0],
-                      test[1].astype(np.int32), num_classes, tuple(mean),
-                      tuple(std), augment)
+                      test[1].astype(np.int32), num_classes,
+                      mean if isinstance(mean, np.ndarray) else tuple(mean), tuple(std), augment)
 
 
 CHANNELS = {"mnist": 1, "fashion_mnist": 1, "digits": 1, "cifar10": 3, "cifar100": 3,
@@ -120,12 +117,37 @@ def stand_in(data_config, num_classes: int) -> ImageDataset:
   if name not in CHANNELS:
     raise DataError(f"No image shape known for {name!r}; known: {tuple(CHANNELS)}.")
   shape = (1, data_config.image_size, data_config.image_size, CHANNELS[name])
-  mean, std = _KNOWN_STATS.get(name, ((0.5,) * shape[-1], (0.5,) * shape[-1]))
-  if data_config.normalization == "symmetric":
-    mean, std = (0.5,) * shape[-1], (0.5,) * shape[-1]
   zeros, labels = np.zeros(shape, np.uint8), np.zeros((1,), np.int32)
+  mean, std = _statistics(data_config, zeros, known_only=True)
   return ImageDataset(name, zeros, labels, zeros, labels, num_classes, mean, std,
                       data_config.augment)
+
+
+NORMALIZATIONS = ("dataset", "symmetric", "pixel_mean")
+
+
+def _statistics(data_config, train_images: np.ndarray, known_only: bool = False):
+  """(mean, std) in [0, 1] pixel units for `pixels.normalize`, by the block's normalization:
+    dataset     per channel: the paper's known figures, else the training images';
+    symmetric   0.5 and 0.5: [-1, 1], the range a tanh GAN models;
+    pixel_mean  the training images' mean image (H, W, C) and std 1/255: inputs are
+                0..255 pixels minus the per-pixel training mean, as GAN-TSC's
+                authors feed their image students and teacher.
+  known_only (no data read): unknown statistics are 0.5, a pixel mean is 0.5 everywhere."""
+  kind, channels = data_config.normalization, train_images.shape[-1]
+  if kind not in NORMALIZATIONS:
+    raise DataError(f"Unknown normalization {kind!r}; choose one of {NORMALIZATIONS} "
+                    "(--config.data.normalization).")
+  if kind == "symmetric":
+    return (0.5,) * channels, (0.5,) * channels
+  if kind == "pixel_mean":
+    mean = (np.full(train_images.shape[1:], 0.5, np.float32) if known_only
+            else train_images.astype(np.float64).mean(0).astype(np.float32) / 255.0)
+    return mean, (1.0 / 255.0,) * channels
+  known = _KNOWN_STATS.get(data_config.name)
+  if known or known_only:
+    return known or ((0.5,) * channels, (0.5,) * channels)
+  return _channel_stats(train_images)
 
 
 def _channel_stats(images: np.ndarray):

@@ -1,6 +1,7 @@
 """Model registry: every network of every phase is built here from its config block.
 
-    build_classifier(block)                   LeNet-5 (half, with BatchNorm), CIFAR ResNets, MLP
+    build_classifier(block)                   LeNet-5 (half, with BatchNorm), CIFAR ResNets, MLP,
+                                              GAN-TSC's NIN teacher and LeNet student
     build_generator(block, **data)            DAFL, DCGAN, AC-GAN, tabular generators
     build_adversary(block, **data)            DCGAN critic, AC-GAN discriminator, tabular critic
 
@@ -34,6 +35,12 @@ _CLASSIFIERS = {
     "resnet34": lambda c, dtype: classifiers.CifarResNet((3, 4, 6, 3), c.num_classes,
                                                          dtype=dtype),
     "mlp": lambda c, dtype: classifiers.MLP(c.num_classes, tuple(c.hidden), dtype=dtype),
+    "nin": lambda c, dtype: classifiers.NIN(
+        c.num_classes, tuple(c.get("widths", classifiers.NIN.widths)),
+        c.get("dropout_rate", 0.5), dtype=dtype),
+    "tsc_lenet": lambda c, dtype: classifiers.TSCLeNet(
+        c.num_classes, tuple(c.get("widths", classifiers.TSCLeNet.widths)),
+        conv=c.get("conv", "xla"), dtype=dtype),
 }
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -98,6 +105,8 @@ _ADVERSARIES = {
         c.width, image_size, conv=conv_layer(c.conv)),
     "acgan_discriminator": lambda c, num_labels, **_: generators.ACGANDiscriminator(
         num_labels, width=c.width, conv=conv_layer(c.conv)),
+    "projection_discriminator": lambda c, num_labels, **_: generators.ProjectionDiscriminator(
+        num_labels, width=c.width, conv=conv_layer(c.conv)),
     "tabular_critic": lambda c, num_labels, **_: generators.TabularCritic(
         num_labels, tuple(c.hidden)),
 }
@@ -108,15 +117,18 @@ def build_adversary(adversary_config, **data) -> nn.Module:
   return _lookup(_ADVERSARIES, adversary_config, "critic")(adversary_config, **data)
 
 
-INITS = ("flax", "torch")
+INITS = ("flax", "torch", "gan_tsc")
+GAN_TSC_BIAS_STD = 0.5  # the GAN-TSC student's biases: N(0, 0.5^2)
 
 
 def reinitialize(params, key, init: str):
   """`params` as initialised by `init`: 'flax' leaves them as they are; 'torch'
   draws every layer's kernel and bias as PyTorch's defaults do for Linear and
   Conv (kaiming-uniform with a=√5 and uniform biases: both U(±1/√fan_in),
-  fan_in = the kernel's size over its output axis). BatchNorm scales and
-  offsets (no kernel) keep their ones and zeros, as in PyTorch."""
+  fan_in = the kernel's size over its output axis); 'gan_tsc' as the GAN-TSC
+  authors' image student: Xavier-uniform kernels (U(±√(6/(fan_in + fan_out))),
+  fan_out = the output axis times the receptive field) and N(0, 0.5²) biases.
+  BatchNorm scales and offsets (no kernel) keep their ones and zeros."""
   if init not in INITS:
     raise ValueError(f"Unknown init {init!r}; choose one of {INITS}.")
   if init == "flax":
@@ -125,13 +137,20 @@ def reinitialize(params, key, init: str):
   layers = sorted({path[:-1] for path in flat if path[-1] == "kernel"})
   for index, layer in enumerate(layers):
     kernel = flat[layer + ("kernel",)]
-    bound = 1.0 / math.sqrt(math.prod(kernel.shape[:-1]))
+    fan_in = math.prod(kernel.shape[:-1])
+    bound = 1.0 / math.sqrt(fan_in)
+    if init == "gan_tsc":
+      fan_out = math.prod(kernel.shape[:-2]) * kernel.shape[-1]
+      bound = math.sqrt(6.0 / (fan_in + fan_out))
     k_kernel, k_bias = jax.random.split(jax.random.fold_in(key, index))
     flat[layer + ("kernel",)] = jax.random.uniform(k_kernel, kernel.shape, kernel.dtype,
                                                    -bound, bound)
     if layer + ("bias",) in flat:
       bias = flat[layer + ("bias",)]
-      flat[layer + ("bias",)] = jax.random.uniform(k_bias, bias.shape, bias.dtype, -bound, bound)
+      flat[layer + ("bias",)] = (
+          GAN_TSC_BIAS_STD * jax.random.normal(k_bias, bias.shape, bias.dtype)
+          if init == "gan_tsc" else
+          jax.random.uniform(k_bias, bias.shape, bias.dtype, -bound, bound))
   return traverse_util.unflatten_dict(flat)
 
 

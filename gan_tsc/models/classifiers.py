@@ -1,4 +1,5 @@
-"""Classifiers: LeNet-5 (and its half-width student), CIFAR ResNets, an MLP.
+"""Classifiers: LeNet-5 (and its half-width student), CIFAR ResNets, an MLP, and
+GAN-TSC's image pair: the Network-in-Network teacher and its LeNet student.
 
 Every classifier is called as `model.apply(variables, x, train=...)` and
 returns logits; with `return_features=True` it returns (logits, features),
@@ -83,6 +84,65 @@ class LeNet5(nn.Module):
     features = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(f1, dtype=self.dtype)(features))
     logits = nn.Dense(self.num_classes, dtype=self.dtype)(x)
+    return float32_outputs(logits, features, return_features)
+
+
+class NIN(nn.Module):
+  """Network in Network as GAN-TSC's image teacher: three blocks of a conv and
+  1x1 'cccp' convs (ReLU, SAME padding), max-pool 3/2 then dropout after the
+  first, average-pool 3/2 then dropout after the second, then FC + ReLU and
+  FC. `widths` = (block 1's three, block 2's three, block 3's two, the hidden
+  FC); the default is Caffe's CIFAR-10 NIN (the authors' teacher.npy holds
+  their exact sizes). Dropout (rate `dropout_rate`) is active with
+  train=True and a 'dropout' rng: the authors' teacher labels the student's
+  inputs that way, so its targets are noisy.
+  """
+  num_classes: int = 10
+  widths: Sequence[int] = (192, 160, 96, 192, 192, 192, 192, 192, 1024)
+  dropout_rate: float = 0.5
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    if len(self.widths) != 9:
+      raise ValueError(f"nin takes 9 widths (3 + 3 + 2 convolutions and the hidden FC), "
+                       f"got {tuple(self.widths)}.")
+    conv = lambda features, size: lambda y: nn.relu(
+        nn.Conv(features, (size, size), padding="SAME", dtype=self.dtype)(y))
+    drop = nn.Dropout(self.dropout_rate, deterministic=not train)
+    w = self.widths
+    x = x.astype(self.dtype)
+    x = conv(w[2], 1)(conv(w[1], 1)(conv(w[0], 5)(x)))
+    x = drop(nn.max_pool(x, (3, 3), (2, 2), padding="SAME"))
+    x = conv(w[5], 1)(conv(w[4], 1)(conv(w[3], 5)(x)))
+    x = drop(nn.avg_pool(x, (3, 3), (2, 2), padding="SAME", count_include_pad=False))
+    x = conv(w[7], 1)(conv(w[6], 3)(x))
+    features = nn.relu(nn.Dense(w[8], dtype=self.dtype)(x.reshape(x.shape[0], -1)))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+    return float32_outputs(logits, features, return_features)
+
+
+class TSCLeNet(nn.Module):
+  """GAN-TSC's image student ('lenet' of the authors' code): 5x5 conv 64
+  (VALID) -> max-pool 2 -> 5x5 conv 128 (VALID) -> max-pool 2 -> FC 1024 +
+  ReLU -> logits. No activation after the convolutions and no dropout, as
+  theirs. `widths` = (conv 1, conv 2, FC)."""
+  num_classes: int = 10
+  widths: Sequence[int] = (64, 128, 1024)
+  conv: str = "xla"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    del train
+    c1, c2, f1 = self.widths
+    x = x.astype(self.dtype)
+    x = conv_layer(self.conv)(c1, (5, 5), padding="VALID", name="Conv_0", dtype=self.dtype)(x)
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = conv_layer(self.conv)(c2, (5, 5), padding="VALID", name="Conv_1", dtype=self.dtype)(x)
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    features = nn.relu(nn.Dense(f1, dtype=self.dtype)(x.reshape(x.shape[0], -1)))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
     return float32_outputs(logits, features, return_features)
 
 

@@ -241,6 +241,33 @@ class ACGANDiscriminator(nn.Module):
     return source_logit, class_logits
 
 
+class ProjectionDiscriminator(nn.Module):
+  """A class-conditional discriminator with a projection head (Miyato & Koyama
+  2018), every layer spectrally normalised (Miyato et al. 2018).
+
+  D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩: φ the AC-GAN discriminator's two
+  strided 4x4 convs (LeakyReLU 0.2), flattened; returns the logit (N,). The
+  spectral norms' power-iteration vectors live in 'batch_stats'; train=True
+  (with mutable=['batch_stats']) takes one more iteration, train=False reads
+  the stored ones.
+  """
+  num_classes: int
+  width: int = 64
+  conv: Callable[..., nn.Module] = nn.Conv
+
+  @nn.compact
+  def __call__(self, x: jax.Array, labels: jax.Array, train: bool = True) -> jax.Array:
+    sn = lambda layer, *args: nn.SpectralNorm(layer)(*args, update_stats=train)
+    x = nn.leaky_relu(sn(self.conv(self.width, (4, 4), (2, 2), padding=_DOWN_PADDING), x), 0.2)
+    x = nn.leaky_relu(sn(self.conv(2 * self.width, (4, 4), (2, 2), padding=_DOWN_PADDING), x),
+                      0.2)
+    features = x.reshape(x.shape[0], -1)
+    source = sn(nn.Dense(1, name="source_head"), features).reshape(x.shape[0])
+    embedded = sn(nn.Embed(self.num_classes, features.shape[-1], name="label_projection"),
+                  labels)
+    return source + jnp.sum(embedded * features, axis=-1)
+
+
 def _with_one_hot(x: jax.Array, labels: jax.Array, num_classes: int) -> jax.Array:
   return jnp.concatenate([x, jax.nn.one_hot(labels, num_classes, dtype=x.dtype)], axis=-1)
 

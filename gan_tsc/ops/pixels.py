@@ -25,9 +25,14 @@ def to_tanh_range(pixels):
   return pixels.astype(jnp.float32) / 127.5 - 1.0
 
 
-def from_tanh_range(images, mean, std):
-  """A generator's [-1, 1] images -> the normalised inputs a classifier takes."""
-  return normalize((images + 1.0) * 127.5, mean, std)
+def from_tanh_range(images, mean, std, quantize: bool = False):
+  """A generator's [-1, 1] images -> the normalised inputs a classifier takes;
+  `quantize` first rounds them to uint8 levels, as a generated set stored as
+  uint8 images would be (GAN-TSC's authors' pools)."""
+  x = (images + 1.0) * 127.5
+  if quantize:
+    x = jnp.clip(jnp.round(x), 0.0, 255.0)
+  return normalize(x, mean, std)
 
 
 def tanh_to_unit(images):

@@ -9,6 +9,13 @@ One jitted step (state donated), in the order of the AC-GAN paper:
 With `conditional=False` the same networks train as an unconditional GAN
 (one label for everything, no class loss): the TSC Score table compares both.
 
+`loss='hinge'` trains the same generator against a projection discriminator
+(`projection_discriminator`: D(x, y) with spectral normalisation, Miyato &
+Koyama 2018) with the hinge loss, in the same order (discriminator, then
+generator on fresh fakes); the class enters through D's projection, not a
+class loss. The spectral norms' power iterations advance with each
+discriminator update and are kept in its `batch_stats`.
+
 The phase hands later phases a frozen generator whose `sample(variables, key,
 n)` draws n images in [-1, 1] with their requested labels, inside jit.
 """
@@ -54,13 +61,25 @@ def make_sampler(generator, latent_dim: int, num_labels: int):
   return sample
 
 
-def make_step(generator, discriminator, c, num_labels: int):
-  """step(state, batch, key) -> (state, metrics)."""
-  class_weight = c.class_loss_weight if c.conditional else 0.0
-  latent_dim = c.generator.latent_dim
+LOSSES = ("acgan", "hinge")
 
-  def class_loss(logits, labels):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+def make_step(generator, discriminator, c, num_labels: int):
+  """step(state, batch, key) -> (state, metrics), by `c.loss`."""
+  if c.loss not in LOSSES:
+    raise ValueError(f"Unknown GAN loss {c.loss!r}; choose one of {LOSSES} (--config.gan.loss).")
+  if (c.loss == "hinge") != (c.discriminator.name == "projection_discriminator"):
+    raise ValueError(f"gan.loss={c.loss!r} with discriminator {c.discriminator.name!r}: the "
+                     "hinge loss trains a projection_discriminator, the AC-GAN loss an "
+                     "acgan_discriminator (--config.gan.discriminator.name).")
+  if c.loss == "hinge":
+    return make_hinge_step(generator, discriminator, c, num_labels)
+  return make_acgan_step(generator, discriminator, c, num_labels)
+
+
+def fake_batch(generator, latent_dim: int, num_labels: int):
+  """(g_params, g_stats, key, n) -> (images, labels, generator batch_stats): n fresh
+  fakes of uniform random classes, the generator on batch statistics."""
 
   def fakes(g_params, g_stats, key, n):
     z_key, label_key = jax.random.split(key)
@@ -70,15 +89,72 @@ def make_step(generator, discriminator, c, num_labels: int):
                                       train=True, mutable=["batch_stats"])
     return images, labels, updates["batch_stats"]
 
+  return fakes
+
+
+def discriminator_inputs(fakes, conditional: bool, state: GanState, batch, key):
+  """A step's start, for either loss: (the generator update's key, real images
+  in [-1, 1], their labels (all 0 when unconditional), fresh fakes without
+  gradient, their labels)."""
+  g = state.generator
+  d_key, g_key = jax.random.split(jax.random.fold_in(key, g.step))
+  real = pixels.to_tanh_range(batch["image"])
+  real_labels = batch["label"] if conditional else jnp.zeros_like(batch["label"])
+  fake, fake_labels, _ = fakes(g.params, g.batch_stats, d_key, real.shape[0])
+  return g_key, real, real_labels, jax.lax.stop_gradient(fake), fake_labels
+
+
+def make_hinge_step(generator, discriminator, c, num_labels: int):
+  """The hinge GAN with a projection discriminator: step(state, batch, key)."""
+  fakes = fake_batch(generator, c.generator.latent_dim, num_labels)
+
   def step(state: GanState, batch, key):
     g, d = state.generator, state.critic
-    key = jax.random.fold_in(key, g.step)
-    d_key, g_key = jax.random.split(key)
-    real = pixels.to_tanh_range(batch["image"])
-    real_labels = batch["label"] if c.conditional else jnp.zeros_like(batch["label"])
+    g_key, real, real_labels, fake, fake_labels = discriminator_inputs(
+        fakes, c.conditional, state, batch, key)
+
+    def d_loss_fn(d_params):
+      # Both passes normalise by the same power iteration (from the stored
+      # vectors); the real pass keeps its result, one iteration per update.
+      variables = {"params": d_params, "batch_stats": d.batch_stats}
+      real_out, updates = discriminator.apply(variables, real, real_labels, train=True,
+                                              mutable=["batch_stats"])
+      fake_out = discriminator.apply(variables, fake, fake_labels, train=False)
+      return (losses.hinge_discriminator_loss(real_out, fake_out),
+              (real_out, fake_out, updates["batch_stats"]))
+
+    (d_loss, (real_out, fake_out, d_stats)), d_grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True)(d.params)
+    d = d.apply_gradients(grads=d_grads, batch_stats=d_stats)
+
+    def g_loss_fn(g_params):
+      images, labels, stats = fakes(g_params, g.batch_stats, g_key, real.shape[0])
+      out = discriminator.apply(d.variables, images, labels, train=False)
+      return losses.hinge_generator_loss(out), stats
+
+    (g_loss, g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g.params)
+    metrics = {"d_loss": d_loss, "g_loss": g_loss,
+               "d_real_score": jnp.mean(real_out), "d_fake_score": jnp.mean(fake_out)}
+    return GanState(g.apply_gradients(grads=g_grads, batch_stats=g_stats), d), metrics
+
+  return step
+
+
+def make_acgan_step(generator, discriminator, c, num_labels: int):
+  """The AC-GAN: step(state, batch, key) -> (state, metrics)."""
+  class_weight = c.class_loss_weight if c.conditional else 0.0
+  latent_dim = c.generator.latent_dim
+
+  def class_loss(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+  fakes = fake_batch(generator, latent_dim, num_labels)
+
+  def step(state: GanState, batch, key):
+    g, d = state.generator, state.critic
+    g_key, real, real_labels, fake, fake_labels = discriminator_inputs(
+        fakes, c.conditional, state, batch, key)
     n = real.shape[0]
-    fake, fake_labels, _ = fakes(g.params, g.batch_stats, d_key, n)
-    fake = jax.lax.stop_gradient(fake)
 
     def d_loss_fn(d_params):
       real_source, real_classes = discriminator.apply({"params": d_params}, real)
@@ -124,12 +200,14 @@ def create_state(generator, discriminator, key, c, image_shape, num_steps) -> Ga
     z = jnp.zeros((2, c.generator.latent_dim), jnp.float32)
     labels = jnp.zeros((2,), jnp.int32)
     g_vars = generator.init(g_key, z, labels, train=False)
-    d_vars = discriminator.init(d_key, jnp.zeros((2,) + tuple(image_shape), jnp.float32))
+    images = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
+    d_vars = (discriminator.init(d_key, images, labels, train=False) if c.loss == "hinge"
+              else discriminator.init(d_key, images))
     return GanState(
         TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
                           batch_stats=g_vars["batch_stats"]),
         TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"], tx=d_tx,
-                          batch_stats={}))
+                          batch_stats=d_vars.get("batch_stats", {})))
 
   return jax.jit(init, out_shardings=parallel.replicated())()
 

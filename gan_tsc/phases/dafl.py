@@ -360,6 +360,10 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   if c.teacher not in inputs:
     raise DaflError(f"{phase}.teacher={c.teacher!r} names no earlier phase of the pipeline.")
   teacher: TrainedClassifier = inputs[c.teacher]
+  if config.data.normalization == "pixel_mean":
+    raise DaflError(f"{phase}: the data-free generator's output layer takes per-channel pixel "
+                    "statistics; use data.normalization 'dataset' or 'symmetric', not "
+                    "'pixel_mean'.")
   dataset = image_data.load(config.data)  # test split only: the student's accuracy
   shared.check_num_classes(c.student, dataset.num_classes, phase)
   generator = models.build_generator(c.generator, pixel_mean=dataset.mean,

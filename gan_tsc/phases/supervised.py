@@ -20,6 +20,9 @@ from gan_tsc.phases import shared
 from gan_tsc.trained import TrainedClassifier, TrainState
 
 
+DROPOUT_STREAM = 1  # folded into a step's key for its dropout masks
+
+
 def make_train_step(model, dataset: image_data.ImageDataset, schedule):
   """step(state, batch, key) -> (state, metrics); cross-entropy on labels."""
 
@@ -28,8 +31,11 @@ def make_train_step(model, dataset: image_data.ImageDataset, schedule):
     images = image_data.preprocess(batch["image"], dataset, key, train=True)
 
     def loss_fn(params):
+      # A model with dropout (nin) draws its masks from its own stream; the
+      # augmentation key stays what it was for models without.
       logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats},
-                                    images, train=True, mutable=["batch_stats"])
+                                    images, train=True, mutable=["batch_stats"],
+                                    rngs={"dropout": jax.random.fold_in(key, DROPOUT_STREAM)})
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
       return loss, (logits, updates.get("batch_stats", state.batch_stats))
 

@@ -14,17 +14,23 @@ from gan_tsc.data import images as image_data
 from gan_tsc.ops import pixels
 from gan_tsc.trained import TrainState
 
-LOSSES = ("kl", "l2")
+LOSSES = ("kl", "l2", "l2_half")
+DROPOUT_STREAM = 1  # folded into a step's key for the teacher's dropout masks
 
 
 def make_distill_step(teacher, student, dataset, schedule, *, loss: str, temperature: float,
-                      p_fake: float = 0.0, sample=None):
+                      p_fake: float = 0.0, sample=None, teacher_dropout: bool = False,
+                      quantize_synthetic: bool = False):
   """step(state, batch, key, teacher_variables, generator_variables) -> (state, metrics).
 
   The student never sees a label: its targets are the teacher's logits, with
-  KL at `temperature` or the squared L2 between logits. With `sample` (a
-  TrainedGenerator's), each step's batch is synthetic with probability
-  `p_fake`, drawn fresh inside the step; else it is the real batch.
+  KL at `temperature`, the squared L2 between logits ('l2': Σ/B) or half of
+  it ('l2_half': GAN-TSC's image code). With `sample` (a TrainedGenerator's),
+  each step's batch is synthetic with probability `p_fake`, drawn fresh inside
+  the step (rounded to uint8 levels with `quantize_synthetic`); else it is
+  the real batch. `teacher_dropout`: the teacher labels in training mode, its
+  dropout active (GAN-TSC's authors' noisy targets; a teacher without
+  BatchNorm, checked by the phase).
   """
   if loss not in LOSSES:
     raise ValueError(f"Unknown distillation loss {loss!r}; choose one of {LOSSES}.")
@@ -38,18 +44,23 @@ def make_distill_step(teacher, student, dataset, schedule, *, loss: str, tempera
       synthetic = jax.random.bernoulli(coin_key, p_fake)
       fake_images = lambda: pixels.from_tanh_range(
           sample(generator_variables, sample_key, batch["image"].shape[0])[0],
-          dataset.mean, dataset.std)
+          dataset.mean, dataset.std, quantize=quantize_synthetic)
       # One branch runs: a real batch costs no generator pass.
       images = jax.lax.cond(synthetic, fake_images, real_images)
     else:
       synthetic, images = jnp.asarray(False), real_images()
-    t_logits = teacher.apply(teacher_variables, images, train=False)
+    if teacher_dropout:
+      t_logits = teacher.apply(teacher_variables, images, train=True,
+                               rngs={"dropout": jax.random.fold_in(key, DROPOUT_STREAM)})
+    else:
+      t_logits = teacher.apply(teacher_variables, images, train=False)
 
     def loss_fn(params):
       s_logits, updates = student.apply({"params": params, "batch_stats": state.batch_stats},
                                         images, train=True, mutable=["batch_stats"])
       value = (losses.kd_kl(s_logits, t_logits, temperature) if loss == "kl"
-               else losses.logit_l2(s_logits, t_logits))
+               else losses.logit_l2(s_logits, t_logits) if loss == "l2"
+               else losses.logit_half_l2(s_logits, t_logits))
       return value, (s_logits, updates.get("batch_stats", state.batch_stats))
 
     (value, (s_logits, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
