@@ -126,9 +126,16 @@ def changed_phases(config, workdir: str) -> dict[str, list[str]]:
       continue
     with open(record) as f:
       stored = json.load(f)["inputs"]
+    # A setting added to the code since the phase ran, at its off value (False,
+    # 0, '', none), asks for what that code did: not a change.
+    wanted = {k: v for k, v in wanted.items() if k in stored or not _is_off(v)}
     if stored != wanted:
       changed[phase] = _differences(stored, wanted)
   return changed
+
+
+def _is_off(value) -> bool:
+  return value is None or value is False or value in (0, "") or value == [] or value == {}
 
 
 def check_unchanged(config, workdir: str, retrain: bool = False) -> None:

@@ -40,6 +40,23 @@ def test_changed_setting_stops_before_any_work(launcher, tmp_path):
   assert results(tmp_path)["teacher"]["test_accuracy"] == before["teacher"]["test_accuracy"]
 
 
+def test_a_setting_added_since_at_its_off_value_is_no_change(launcher, tmp_path):
+  launcher([TEACHER, f"--workdir={tmp_path}"])
+  before = results(tmp_path)
+  record = tmp_path / "teacher" / workdirs.INPUTS_FILE
+  stored = json.load(open(record))
+  # As if the phase ran before `checkpoint` (off: '') and `batch_size` existed.
+  assert stored["inputs"].pop("teacher.checkpoint") == ""
+  json.dump(stored, open(record, "w"))
+  launcher([TEACHER, f"--workdir={tmp_path}"])  # restored, not refused
+  assert results(tmp_path)["teacher"]["test_accuracy"] == before["teacher"]["test_accuracy"]
+  assert saved_steps(tmp_path, "teacher") == [2, 4]
+  stored["inputs"].pop("teacher.batch_size")  # a setting with a value: a change
+  json.dump(stored, open(record, "w"))
+  with pytest.raises(errors.WorkdirError, match=r"teacher.batch_size: \(absent\) -> 16"):
+    launcher([TEACHER, f"--workdir={tmp_path}"])
+
+
 def test_retrain_clears_the_changed_phase_and_what_reads_it(launcher, tmp_path):
   launcher([DAFL, f"--workdir={tmp_path}"])
   first = results(tmp_path)
