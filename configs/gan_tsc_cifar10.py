@@ -8,8 +8,9 @@ Adam 1e-4 constant at batch 256 on the loss ½Σ(teacher − student)²/B of the
 logits; every network sees 0..255 pixels minus the per-pixel training mean,
 no augmentation; the NIN teacher labels with its dropout on (rate 0.5 after
 both pooling stages), so its targets are noisy; each iteration's batch is
-generated with probability p_fake = 0.8, else the next real batch (which is
-then skipped, as theirs), and generated images are rounded to uint8 levels.
+generated with probability p_fake = 0.8, else it is that iteration's real
+batch (so a real batch whose iteration comes up generated is skipped, as in
+theirs); generated images are rounded to uint8 levels.
 
 Differences that remain:
   - the teacher is trained here (Adam 1e-3, cosine, batch 128, 100 epochs, no
