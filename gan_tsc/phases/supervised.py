@@ -17,10 +17,8 @@ from gan_tsc.data import batching
 from gan_tsc.data import images as image_data
 from gan_tsc.metrics.classification import ClassifierEvaluator
 from gan_tsc.phases import shared
+from gan_tsc.phases.shared import students
 from gan_tsc.trained import TrainedClassifier, TrainState
-
-
-DROPOUT_STREAM = 1  # folded into a step's key for its dropout masks
 
 
 def make_train_step(model, dataset: image_data.ImageDataset, schedule):
@@ -35,7 +33,7 @@ def make_train_step(model, dataset: image_data.ImageDataset, schedule):
       # augmentation key stays what it was for models without.
       logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats},
                                     images, train=True, mutable=["batch_stats"],
-                                    rngs={"dropout": jax.random.fold_in(key, DROPOUT_STREAM)})
+                                    rngs={"dropout": jax.random.fold_in(key, students.DROPOUT_STREAM)})
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
       return loss, (logits, updates.get("batch_stats", state.batch_stats))
 

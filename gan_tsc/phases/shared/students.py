@@ -15,7 +15,7 @@ from gan_tsc.ops import pixels
 from gan_tsc.trained import TrainState
 
 LOSSES = ("kl", "l2", "l2_half")
-DROPOUT_STREAM = 1  # folded into a step's key for the teacher's dropout masks
+DROPOUT_STREAM = 1  # folded into a step's key for dropout masks (teacher or trained model)
 
 
 def make_distill_step(teacher, student, dataset, schedule, *, loss: str, temperature: float,
