@@ -15,6 +15,7 @@ losses with dafl_digits.py's recipe).
 Expected (default): 97.22% after 2.3 minutes on a 2-core CPU (teacher 98.89%;
 docs/RESULTS.md); DAFL: 90.56%.
 `:baselines` adds the student trained on labels and distilled on real images;
+`:tsc` the TSC Score of the data-free generator (phase `tsc`);
 `:smoke` runs every phase for 4 steps.
 """
 

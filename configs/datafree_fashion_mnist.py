@@ -26,6 +26,7 @@ not kept (BN weight 10, tanh-pixel output, student_augment, ...).
   python launch/main.py --config=configs/datafree_fashion_mnist.py --workdir=runs/df_fm
   python launch/main.py --config=configs/datafree_fashion_mnist.py:method=dfad --workdir=...
   python launch/main.py --config=configs/datafree_fashion_mnist.py:baselines ...  # + scratch, KD
+  python launch/main.py --config=configs/datafree_fashion_mnist.py:tsc ...  # + the generator's TSC Score
 
 Expected (default): 81.09% after 26.0 minutes on a 2-core AMD EPYC without
 AVX-512 (teacher 90.90%, trained in the same run; docs/RESULTS.md); seeds 1

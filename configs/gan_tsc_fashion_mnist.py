@@ -38,7 +38,10 @@ from all 60,000 training images, the students' real images are the first
 `real=` of them (512 by default: 200 epochs are 400 steps), so that trained
 on them alone the student overfits, as in the authors' runs; the NIN is a
 quarter of Caffe's widths (48-40-24, 48-48-48, 48-48, FC 256) and trains 5
-epochs with the task's optimizer. `epochs=` sets the students' epochs.
+epochs with the task's optimizer. `epochs=` sets the students' epochs. The
+students also report their accuracy on the last 5,000 training images
+(`heldout_accuracy`; the teacher and the GAN saw them, the students did not),
+on which settings are chosen.
 Not yet measured over seeds (docs/RESULTS.md says what was).
 
 `:gan=hinge` trains the GAN as a hinge GAN with a spectrally normalised
@@ -59,6 +62,7 @@ from gan_tsc.configs import common, gan_tsc
 
 WORDS = ("smoke", "baselines", "tsc", "small_data", "mlp_student", "authors")
 NIN_QUARTER_WIDTHS = (48, 40, 24, 48, 48, 48, 48, 48, 256)
+HELDOUT_EXAMPLES = 5000  # the last training images, outside every `real=` tried
 
 
 def gan_phase(loss: str):
@@ -73,7 +77,8 @@ def authors(words: set[str], real_examples: int, num_epochs: float, gan_loss: st
       teacher_widths=NIN_QUARTER_WIDTHS, teacher_optimizer=common.optimizer(
           "adam", 2e-3, schedule="cosine"),
       teacher_recipe=dict(num_epochs=5, eval_every_steps=0),
-      real_examples=real_examples, num_epochs=num_epochs, student_conv="matmul")
+      real_examples=real_examples, num_epochs=num_epochs, student_conv="matmul",
+      heldout_examples=HELDOUT_EXAMPLES)
 
 
 def get_config(variant: str = ""):

@@ -26,11 +26,16 @@ class TrainState(train_state.TrainState):
 
 @dataclasses.dataclass
 class TrainedClassifier:
-  """A phase's trained classifier, handed frozen to later phases."""
+  """A phase's trained classifier, handed frozen to later phases.
+
+  A data-free phase's student also carries the generator that made its
+  inputs (`generator`), so that later phases can rate or sample it.
+  """
   model: nn.Module
   variables: dict  # {'params', 'batch_stats'}, replicated on the mesh
   model_config: Any
   metrics: dict
+  generator: TrainedGenerator | None = None
 
 
 @dataclasses.dataclass
@@ -82,3 +87,11 @@ class TrainedGenerator:
       else:
         self._host_samplers[key] = jax.jit(lambda v, k: sample(v, k, chunk))
     return self._host_samplers[key]
+
+
+def generator_of(output) -> TrainedGenerator | None:
+  """The generator a phase hands on: a GAN phase's own, or the one a data-free
+  phase trained beside its student; None if the phase has none."""
+  if isinstance(output, TrainedGenerator):
+    return output
+  return getattr(output, "generator", None)

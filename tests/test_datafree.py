@@ -1,7 +1,9 @@
 """The data-free terms after DAFL: BN statistics, adversarial L1, image priors, many
 student updates per iteration, the replay memory, and their configs."""
 
+import json
 import os
+import types
 
 import jax
 import jax.numpy as jnp
@@ -371,6 +373,34 @@ def test_datafree_configs(launcher, tmp_path, name, variant):
   for phase in ("teacher", "dafl") + (("student_scratch", "student_kd")
                                       if "baselines" in variant else ()):
     assert f"| {phase} |" in table
+
+
+def test_the_generator_handed_on_samples_what_the_student_saw_in_tanh_range():
+  c = phase_config(batch_size=8)
+  state, _, generator = setup(c, bn_teacher())
+  dataset = types.SimpleNamespace(mean=np.array([0.3]), std=np.array([0.2]))
+  trained = dafl.trained_generator(generator, c, dataset, state.generator.variables, {})
+  key = jax.random.PRNGKey(3)
+  images, labels = trained.sample_on_host(key, 8)
+  assert labels is None and images.shape == (8, 32, 32, 1)
+  # The same draw through the generator (batch statistics of its own batch), mapped
+  # by hand: pixels = x * std + mean, clipped to [0, 1], then to [-1, 1].
+  z = jax.random.normal(jax.random.fold_in(key, 0), (8, c.generator.latent_dim))
+  raw, _ = generator.apply(state.generator.variables, z, mutable=["batch_stats"])
+  np.testing.assert_allclose(images, np.clip(np.asarray(raw) * 0.2 + 0.3, 0, 1) * 2 - 1,
+                             atol=1e-6)
+  assert images.std() > 0.01
+  with pytest.raises(dafl.DaflError, match="unconditional"):
+    trained.sample_on_host(key, 8, labels=np.zeros(8, np.int32))
+
+
+def test_tsc_score_rates_the_data_free_generator(launcher, tmp_path):
+  launcher([f"--config={ROOT}/configs/datafree_digits.py:smoke,tsc", f"--workdir={tmp_path}"])
+  tsc = json.load(open(tmp_path / "results.json"))["tsc"]
+  assert len(tsc["accuracies"]) == 2 and tsc["num_samples"] == 64
+  assert tsc["tsc_score"] == pytest.approx(np.mean(tsc["accuracies"]) /
+                                           np.mean(tsc["real_set_accuracies"]))
+  assert "| tsc |" in open(tmp_path / "results.md").read()
 
 
 def test_torch_init_reaches_the_generator_and_student():

@@ -309,6 +309,13 @@ def test_tsc_score_is_one_for_real_data_and_low_for_noise(teacher, digits):
       tsc_score.score(noisy.accuracies, real.accuracies)[1])
   # Real digits: the teacher is confident and spread over classes; noise is not.
   assert real.inception_score > 5 > noisy.inception_score
+  # The Inception Score of real images can read held-out ones instead (the test
+  # split), where the teacher is less sure than on the images it learned.
+  held_out = scorer.score("real", digits.train_images, digits.test_images)
+  assert held_out.tsc_score == 1.0
+  assert held_out.inception_score == pytest.approx(
+      scorer.inception_score(digits.test_images)[0])
+  assert held_out.inception_score != pytest.approx(real.inception_score)
   table = tsc_score.table([real, noisy])
   assert "| real | 1.000 ±" in table and "| noise |" in table
 

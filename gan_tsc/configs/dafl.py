@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gan_tsc.configs import common
 from gan_tsc.configs.common import ConfigDict
-from gan_tsc.configs.gan_tsc import distill_phase
+from gan_tsc.configs.gan_tsc import distill_phase, smoke_tsc_score, tsc_score_phase
 
 
 def dafl_generator(latent_dim: int, image_size: int, channels: int, conv: str = "xla",
@@ -89,15 +89,24 @@ def dafl_config(task: str, words: set[str], dafl_block: ConfigDict, *,
   """A DAFL config: the task's data and teacher (with `teacher` overrides), and
   `dafl_block` as `dafl`. Words: `baselines` adds students of the DAFL
   student's architecture trained like the teacher (its optimizer, batch size
-  and epochs), with `baselines` overrides; `smoke` shrinks every phase."""
+  and epochs), with `baselines` overrides; `tsc` adds the TSC Score of the
+  data-free generator (`tsc`: students of the data-free student's model and
+  optimizer, L2 on the teacher's logits, as the GAN-TSC configs' `tsc`);
+  `smoke` shrinks every phase."""
   config = common.task_config(task, ("teacher", "dafl"), **(teacher or {}))
   config.dafl = dafl_block
   if "baselines" in words:
     recipe = dict(batch_size=config.teacher.batch_size, num_epochs=config.teacher.num_epochs)
     add_baselines(config, dafl_block.student, config.teacher.optimizer,
                   **{**recipe, **(baselines or {})})
+  if "tsc" in words:
+    config.tsc = tsc_score_phase(generator="dafl", student=common.copy(dafl_block.student),
+                                 optimizer=common.copy(dafl_block.student_optimizer))
+    config.pipeline = tuple(config.pipeline) + ("tsc",)
   if "smoke" in words:
     common.smoke_task(config, task)
+    if "tsc" in words:
+      smoke_tsc_score(config.tsc, dafl_block.eval_batch_size)
   return config
 
 
@@ -164,9 +173,10 @@ def lenet_datafree_config(task: str, variant: str, *, num_steps: int, replay_siz
   as matrix products (`conv='matmul'`: the same network, faster on a CPU);
   `method=dafl` takes the task's DAFL config's recipe instead (`dafl_recipe`:
   generator width, lr_G, student schedule, num_steps) with `dafl_weights`.
-  Variant: method=, baselines, smoke.
+  Variant: method=, baselines, tsc, smoke.
   """
-  words, args = common.parse_variant(variant, args=dict(method=common.one_of(*METHODS)))
+  words, args = common.parse_variant(variant, words=("smoke", "baselines", "tsc"),
+                                     args=dict(method=common.one_of(*METHODS)))
   method = args.get("method", "bn_adversarial_replay")
   block = dafl_phase(
       common.model("lenet5_half", 10, conv="matmul"),

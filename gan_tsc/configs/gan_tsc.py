@@ -121,14 +121,22 @@ def add_students(config: ConfigDict, words: set[str], student_block: ConfigDict,
 
 def smoke(config: ConfigDict, task: str) -> None:
   """The task's smoke sizes for the trained phases; a TSC Score of 2 seeds, 4 steps,
-  64 images, evaluated in the students' batches; students' real sets of 64."""
+  64 images, evaluated in the students' batches; students' real and held-out
+  sets of 64."""
   common.smoke_task(config, task)
   for phase in config.pipeline:
     if config[phase].get("real_examples"):
       config[phase].real_examples = 64
+    if config[phase].get("heldout_examples"):
+      config[phase].heldout_examples = 64
     if config[phase].kind == "tsc_score":
-      config[phase].update(num_seeds=2, batch_size=16, num_samples=64, num_steps=4,
-                           eval_batch_size=config.student.eval_batch_size)
+      smoke_tsc_score(config[phase], config.student.eval_batch_size)
+
+
+def smoke_tsc_score(block: ConfigDict, eval_batch_size: int) -> None:
+  """A TSC Score of 2 seeds, 4 steps, 64 images, evaluated in batches of eval_batch_size."""
+  block.update(num_seeds=2, batch_size=16, num_samples=64, num_steps=4,
+               eval_batch_size=eval_batch_size)
 
 
 def image_config(task: str, words: set[str], gan_block: ConfigDict, student_block: ConfigDict,
@@ -153,7 +161,8 @@ def authors_image_config(task: str, words: set[str], gan_block: ConfigDict, *,
                          teacher_widths: tuple = NIN_CAFFE_WIDTHS,
                          teacher_optimizer: ConfigDict, teacher_recipe: dict,
                          real_examples: int = 0, num_epochs: float = 200,
-                         student_conv: str = "xla", eval_every_steps: int = 0) -> ConfigDict:
+                         student_conv: str = "xla", eval_every_steps: int = 0,
+                         heldout_examples: int = 0) -> ConfigDict:
   """GAN-TSC's image recipe as the authors' code has it, on `task`'s data.
 
   Teacher: NIN (`teacher_widths`; dropout 0.5 after its two pooling stages),
@@ -163,7 +172,9 @@ def authors_image_config(task: str, words: set[str], gan_block: ConfigDict, *,
   real images (0 = all), loss ½Σ(t − s)²/B on the logits, the teacher's
   dropout on while it labels, each batch generated with probability 0.8
   (rounded to uint8 levels). Every network sees 0..255 pixels minus the
-  per-pixel training mean, no augmentation. Words as `image_config`.
+  per-pixel training mean, no augmentation. With `heldout_examples` the
+  students also report their accuracy on the last that many training images
+  (outside their real images; for choosing settings). Words as `image_config`.
   """
   config = common.task_config(task, ("teacher", "gan"))
   config.data.update(normalization="pixel_mean", augment="none")
@@ -177,7 +188,7 @@ def authors_image_config(task: str, words: set[str], gan_block: ConfigDict, *,
   add_students(config, words, student, common.optimizer("adam", 1e-4), loss="l2_half",
                batch_size=256, num_epochs=num_epochs, teacher_dropout=True,
                quantize_synthetic=True, real_examples=real_examples,
-               eval_every_steps=eval_every_steps)
+               eval_every_steps=eval_every_steps, heldout_examples=heldout_examples)
   if "smoke" in words:
     smoke(config, task)
     # Narrow networks: the suite compiles without XLA's optimisations, where

@@ -42,7 +42,7 @@ from gan_tsc.metrics.classification import ClassifierEvaluator
 from gan_tsc.models.classifiers import BN_INPUT_STATS
 from gan_tsc.ops import pixels
 from gan_tsc.phases import shared
-from gan_tsc.trained import TrainedClassifier, TrainState
+from gan_tsc.trained import TrainedClassifier, TrainedGenerator, TrainState
 
 GENERATOR_TERMS = ("one_hot", "information_entropy", "activation", "bn_statistics",
                    "adversarial", "total_variation", "l2")
@@ -397,5 +397,25 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedClassifier:
   result = shared.train(p, state, step, lambda _: None, c.num_steps, teacher.variables,
                         evaluate=evaluate_during, on_log=collapse_monitor(phase, c.collapse_patience))
   write_samples(result.state, c.num_steps)
-  return shared.finish_classifier(p, student, c.student, result.state.student.variables,
-                                  evaluate, c.num_steps, result)
+  trained = shared.finish_classifier(p, student, c.student, result.state.student.variables,
+                                     evaluate, c.num_steps, result)
+  trained.generator = trained_generator(generator, c, dataset, result.state.generator.variables,
+                                        trained.metrics)
+  return trained
+
+
+def trained_generator(generator, c, dataset, variables, metrics: dict) -> TrainedGenerator:
+  """The data-free generator as later phases sample one: unconditional, images in
+  [-1, 1], drawn as the student saw them (BatchNorm on each batch's own
+  statistics, batches of the phase's batch size)."""
+  latent_dim = c.generator.latent_dim
+
+  def sample(variables, key, n: int, labels=None):
+    if labels is not None:
+      raise DaflError("The data-free generator is unconditional: it takes no labels.")
+    z = jax.random.normal(key, (n, latent_dim))
+    images, _ = generator.apply(variables, z, mutable=["batch_stats"])
+    return pixels.normalized_to_unit(images, dataset.mean, dataset.std) * 2.0 - 1.0, None
+
+  return TrainedGenerator(generator, variables, c.generator, metrics, sample,
+                          sample_chunk=c.batch_size)

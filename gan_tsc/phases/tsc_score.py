@@ -9,7 +9,9 @@ inputs as the real training set: once on the real training set (the
 denominator) and once on as many samples of the generator. Its final test
 accuracy gives the TSC Score and its standard error over seeds
 (gan_tsc/metrics/tsc_score.py); beside it, the Inception Score of the same
-samples with the teacher as the classifier. The table goes to the console,
+samples with the teacher as the classifier (for the real set, of the test
+split: on its own training images the teacher is surer than on any new ones).
+`generator` names a GAN phase or a data-free phase (its generator). The table goes to the console,
 `<phase>/table.md`, TensorBoard (text) and results.json.
 
 `TscScorer` is the protocol itself, for scoring any input set (the
@@ -33,7 +35,7 @@ from gan_tsc.metrics.classification import ClassifierEvaluator
 from gan_tsc.ops import pixels
 from gan_tsc.phases import shared
 from gan_tsc.phases.shared import students
-from gan_tsc.trained import TrainedClassifier, TrainedGenerator, TrainState
+from gan_tsc.trained import TrainedClassifier, TrainedGenerator, TrainState, generator_of
 
 
 class TscScorer:
@@ -99,11 +101,15 @@ class TscScorer:
              for part, count in batching.padded_chunks(images, chunk)]
     return image_quality.inception_score(np.concatenate(probs), num_splits=10)
 
-  def score(self, name: str, images: np.ndarray) -> tsc_metrics.SetScore:
+  def score(self, name: str, images: np.ndarray,
+            inception_images: np.ndarray | None = None) -> tsc_metrics.SetScore:
+    """The set's TSC Score, and the Inception Score of `inception_images` (default:
+    the set itself; for real images, held-out ones the teacher did not learn)."""
     real = self.real_accuracies()
     candidate = real if images is self.dataset.train_images else self.accuracies(images)
     value, stderr = tsc_metrics.score(candidate, real)
-    inception, inception_std = self.inception_score(images)
+    inception, inception_std = self.inception_score(
+        images if inception_images is None else inception_images)
     return tsc_metrics.SetScore(name, value, stderr, [float(a) for a in candidate],
                                 float(inception), float(inception_std))
 
@@ -118,9 +124,10 @@ def run(config, phase: str, workdir: str, inputs: dict) -> dict:
   for role in ("teacher", "generator"):
     if c[role] not in inputs:
       raise ValueError(f"{phase}.{role}={c[role]!r} names no earlier phase of the pipeline.")
-  teacher, generator = inputs[c.teacher], inputs[c.generator]
-  if not isinstance(generator, TrainedGenerator):
-    raise ValueError(f"{phase}.generator={c.generator!r} is not a generator phase.")
+  teacher, generator = inputs[c.teacher], generator_of(inputs[c.generator])
+  if generator is None:
+    raise ValueError(f"{phase}.generator={c.generator!r} is neither a GAN phase nor a "
+                     "data-free phase that trained a generator.")
   dataset = image_data.load(config.data)
   shared.check_num_classes(c.student, dataset.num_classes, phase)
   # What the scores depend on: a rerun with the same block and generator finds them.
@@ -140,11 +147,12 @@ def run(config, phase: str, workdir: str, inputs: dict) -> dict:
   samples = generated_images(generator, p.subkey("samples"), n)
   reporting.say(f"[{phase}] training {2 * c.num_seeds} students of {scorer.num_steps} steps "
                 f"(real training set, then {n} samples of '{c.generator}')")
-  scores = [scorer.score("real training set", dataset.train_images),
+  scores = [scorer.score("real training set", dataset.train_images, dataset.test_images),
             scorer.score(f"samples of '{c.generator}'", samples)]
   table = (f"TSC Score (students trained {scorer.num_steps} steps of batch {c.batch_size}, "
            f"{c.num_seeds} seeds, ± standard error) and Inception Score (the teacher as "
-           "the classifier)\n\n" + tsc_metrics.table(scores))
+           "the classifier; the real set's on the test split, which the teacher did not "
+           "learn)\n\n" + tsc_metrics.table(scores))
   reporting.say(f"[{phase}]\n{table}")
   reporting.write_file(os.path.join(p.dir, "table.md"), table)
   p.writer.write_texts(0, {"eval/table": table})
