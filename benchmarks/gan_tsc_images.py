@@ -5,21 +5,32 @@ r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the T
   .venv/bin/python benchmarks/gan_tsc_images.py --variant small_data --no-tsc   # 2,000 images
   .venv/bin/python benchmarks/gan_tsc_images.py --variant authors --no-tsc --workdir W
       # the authors' recipe (NIN teacher, their LeNet, 200 epochs over 512 real images)
+  .venv/bin/python benchmarks/gan_tsc_images.py --datafree-steps 2000 --workdir W
+      # the TSC table with the data-free generators too (LeNet-5 + BN teacher)
+  ... --resume      # reuse the phases a workdir finished with the same settings
 
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
 launch/main.py, with these phases added:
   gan_unconditional   the same GAN without labels (for the TSC table)
   student_mix_<s>     the student on real + AC-GAN inputs (p_fake 0.8), seeds s
   student_real_<s>    the same student on training data only (p_fake 0)
+  gan_hinge           the hinge GAN with a projection discriminator, rated beside the
+                      config's GAN (--hinge-gan-steps; 0 leaves it out)
 Every student has the same architecture, optimizer and number of steps, and
-reports its final-step test accuracy. Then the TSC Score (3 seeds, ± standard
-error) and the Inception Score (the teacher as the classifier) of six input
-sets: the real training set, AC-GAN samples, unconditional GAN samples, AC-GAN
-samples of one class only, a low-diversity set (10 real images per class,
-repeated) and Gaussian noise. Prints both tables and writes them, with every
-number, to <workdir>/gan_tsc_images.{md,json}, and the students' per-seed
-final-step test accuracies to <workdir>/summary.json under `training_only` and
-`training_plus_gan`. --variant picks a variant of
+reports its final-step test accuracy. Each conditional GAN's teacher
+agreement and FID (the teacher's features) are printed. Then the TSC Score
+(3 seeds, ± standard error) and the Inception Score (the teacher as the
+classifier) of these input sets: the real training set, AC-GAN samples, hinge
+GAN samples, unconditional GAN samples, with --datafree-steps N the
+generators of DAFL (paper losses) and of the best data-free recipe (phases
+datafree_dafl, datafree_best of configs/datafree_fashion_mnist.py, N
+iterations each; the teacher is then LeNet-5 + BatchNorm, for every row),
+AC-GAN samples of one class only, a low-diversity set (10 real images per
+class, repeated) and Gaussian noise; for the two sets of real images the
+Inception Score reads the same construction from the test split. Prints the
+tables and writes them, with every number, to <workdir>/gan_tsc_images.{md,json},
+and the students' per-seed final-step test accuracies to <workdir>/summary.json
+under `training_only` and `training_plus_gan`. --variant picks a variant of
 the config (e.g. small_data); --no-tsc skips the unconditional GAN and the
 TSC table and compares the students only.
 """
@@ -36,26 +47,60 @@ from bench_util import ROOT, mean_std, timed_pipeline_run
 
 
 def candidate_sets(dataset, outputs, key_seed: int):
-  """name -> uint8 images, each as many as the real training set."""
+  """name -> (uint8 images, each as many as the real training set; the images the
+  Inception Score reads: for a set of real images the same construction from the
+  test split, which the teacher never learned from; else None, the set itself)."""
   import jax
   from gan_tsc.ops import pixels
   from gan_tsc.phases.tsc_score import generated_images
+  from gan_tsc.trained import generator_of
   n = len(dataset.train_images)
   rng = np.random.default_rng(key_seed)
   key = jax.random.PRNGKey(key_seed)
-  per_class = np.concatenate([np.flatnonzero(dataset.train_labels == c)[:10]
-                              for c in range(dataset.num_classes)])
+
+  def ten_per_class(images, labels, count):
+    chosen = np.concatenate([np.flatnonzero(labels == c)[:10]
+                             for c in range(dataset.num_classes)])
+    return images[np.resize(chosen, count)]
+
+  def samples(phase, i, **kwargs):
+    return generated_images(generator_of(outputs[phase]), jax.random.fold_in(key, i), n,
+                            **kwargs), None
+
   noise = rng.normal(0.0, 0.5, (n,) + dataset.image_shape)
-  return {
-      "real training set": dataset.train_images,
-      "AC-GAN samples": generated_images(outputs["gan"], jax.random.fold_in(key, 1), n),
-      "unconditional GAN samples": generated_images(outputs["gan_unconditional"],
-                                                    jax.random.fold_in(key, 2), n),
-      "AC-GAN samples, one class (0)": generated_images(
-          outputs["gan"], jax.random.fold_in(key, 3), n, labels=np.zeros(n, np.int32)),
-      "10 real images per class, repeated": dataset.train_images[np.resize(per_class, n)],
-      "Gaussian noise": pixels.tanh_to_uint8(np.clip(noise, -1, 1)),
-  }
+  sets = {"real training set": (dataset.train_images, dataset.test_images),
+          "AC-GAN samples": samples("gan", 1)}
+  if "gan_hinge" in outputs:
+    sets["hinge GAN samples"] = samples("gan_hinge", 4)
+  sets["unconditional GAN samples"] = samples("gan_unconditional", 2)
+  for phase, label in DATAFREE_ROWS.items():
+    if phase in outputs:
+      sets[label] = samples(phase, 5 + len(sets))
+  sets["AC-GAN samples, one class (0)"] = samples("gan", 3, labels=np.zeros(n, np.int32))
+  sets["10 real images per class, repeated"] = (
+      ten_per_class(dataset.train_images, dataset.train_labels, n),
+      ten_per_class(dataset.test_images, dataset.test_labels, len(dataset.test_images)))
+  sets["Gaussian noise"] = (pixels.tanh_to_uint8(np.clip(noise, -1, 1)), None)
+  return sets
+
+
+# The data-free generators the TSC table can rate (--datafree-steps), by phase.
+DATAFREE_ROWS = {"datafree_dafl": "DAFL generator (paper losses)",
+                 "datafree_best": "data-free generator (BN + adversarial + replay)"}
+
+
+def datafree_phases(config, num_steps: int, smoke: bool) -> dict:
+  """configs/datafree_fashion_mnist.py's DAFL and default blocks, `num_steps` each,
+  against this run's teacher."""
+  from gan_tsc import configs
+  blocks = {}
+  for phase, method in (("datafree_dafl", "dafl"), ("datafree_best", "bn_adversarial_replay")):
+    variant = ",".join([f"method={method}"] + (["smoke"] if smoke else []))
+    block = configs.load("datafree_fashion_mnist", variant, lock=False).dafl
+    if not smoke:
+      block.num_steps = num_steps
+    blocks[phase] = block
+  return blocks
 
 
 def main():
@@ -69,6 +114,18 @@ def main():
   parser.add_argument("--variant", default="", help="config variant, e.g. small_data")
   parser.add_argument("--no-tsc", action="store_true",
                       help="students only: no unconditional GAN, no TSC Score table")
+  parser.add_argument("--hinge-gan-steps", type=int, default=6000,
+                      help="also train the hinge GAN (projection discriminator) this many steps "
+                           "and rate it beside the config's GAN (0: do not; skipped when the "
+                           "config's GAN is already the hinge GAN)")
+  parser.add_argument("--datafree-steps", type=int, default=0,
+                      help="with the TSC table: also train DAFL's generator and the best "
+                           "data-free recipe (configs/datafree_fashion_mnist.py) this many "
+                           "iterations and rate them; the teacher becomes LeNet-5 + BatchNorm "
+                           "(the BN-statistics term needs one), for every row")
+  parser.add_argument("--resume", action="store_true",
+                      help="keep the workdir: phases finished there with the same settings "
+                           "are reused, an interrupted one continues (default: start afresh)")
   args = parser.parse_args()
   from gan_tsc import configs
   from gan_tsc.data import images as image_data
@@ -89,6 +146,18 @@ def main():
     if args.smoke:
       configs.common.smoke(config.gan_unconditional)
     phases.append("gan_unconditional")
+    if args.datafree_steps:
+      config.teacher.model.name = "lenet5_bn"
+      for phase, block in datafree_phases(config, args.datafree_steps, args.smoke).items():
+        config[phase] = block
+        phases.append(phase)
+  elif args.datafree_steps:
+    parser.error("--datafree-steps rates generators in the TSC table; drop --no-tsc.")
+  rated_gans = ["gan"]
+  if args.hinge_gan_steps and config.gan.loss != "hinge":
+    config.gan_hinge = hinge_gan_phase(config.gan, args.hinge_gan_steps, args.smoke)
+    phases.append("gan_hinge")
+    rated_gans.append("gan_hinge")
   for seed in range(args.seeds):
     for name, p_fake in (("mix", 0.8), ("real", 0.0)):
       phase = f"student_{name}_{seed}"
@@ -98,7 +167,8 @@ def main():
   config.pipeline = tuple(phases)
   del config["student"]
   config.lock()
-  shutil.rmtree(args.workdir, ignore_errors=True)
+  if not args.resume:
+    shutil.rmtree(args.workdir, ignore_errors=True)
   start = time.perf_counter()
   outputs, walls, total = timed_pipeline_run(config, args.workdir)
   results = json.load(open(os.path.join(args.workdir, "results.json")))
@@ -106,60 +176,133 @@ def main():
   mix = [results[f"student_mix_{s}"]["test_accuracy"] for s in range(args.seeds)]
   real = [results[f"student_real_{s}"]["test_accuracy"] for s in range(args.seeds)]
   c = config.student_mix_0
+  heldout_per_seed = {arm: [results[f"student_{arm}_{s}"].get("heldout_accuracy")
+                           for s in range(args.seeds)] for arm in ("real", "mix")}
   with open(os.path.join(args.workdir, "summary.json"), "w") as f:
     json.dump({"training_only": real, "training_plus_gan": mix, "variant": variant,
+               "heldout_training_only": heldout_per_seed["real"],
+               "heldout_training_plus_gan": heldout_per_seed["mix"],
                "teacher_test_accuracy": results["teacher"]["test_accuracy"],
-               "gan_teacher_agreement": results["gan"]["teacher_agreement"]}, f, indent=2)
+               "gan_teacher_agreement": results["gan"]["teacher_agreement"],
+               "teacher_agreement_per_gan": {gan_label(config[n]): results[n]["teacher_agreement"]
+                                             for n in rated_gans}}, f, indent=2)
   real_count = c.real_examples or len(image_data.load(config.data).train_images)
   length = f"{c.num_steps} steps" if c.num_steps else f"{c.num_epochs:g} epochs of {real_count}"
   margin = np.mean(mix) - np.mean(real) - 2 * max(np.std(mix), np.std(real))
+
+  def heldout(arm: str) -> str:
+    """The arm's final-step accuracy on held-out training images, if the students report it."""
+    values = [results[f"student_{arm}_{s}"].get("heldout_accuracy") for s in range(args.seeds)]
+    return "-" if None in values else mean_std(values)
+
   students = "\n".join([
       f"Students ({c.student.name}, {length} at batch {c.batch_size} "
       f"({results['student_mix_0']['steps']} steps), loss {c.loss}; final-step test accuracy, "
       f"mean ± std over {args.seeds} seeds)\n",
-      "| compression set | test accuracy | per seed |", "|---|---|---|",
-      f"| teacher ({config.teacher.model.name}) | {100 * results['teacher']['test_accuracy']:.2f}% | - |",
+      "| compression set | test accuracy | per seed | held-out training images |",
+      "|---|---|---|---|",
+      f"| teacher ({config.teacher.model.name}) | {100 * results['teacher']['test_accuracy']:.2f}% "
+      "| - | - |",
       f"| training data only (p_fake 0) | {mean_std(real)} | "
-      + ", ".join(f"{100 * a:.2f}" for a in real) + " |",
+      + ", ".join(f"{100 * a:.2f}" for a in real) + f" | {heldout('real')} |",
       f"| training + GAN (p_fake 0.8) | {mean_std(mix)} | "
-      + ", ".join(f"{100 * a:.2f}" for a in mix) + " |",
+      + ", ".join(f"{100 * a:.2f}" for a in mix) + f" | {heldout('mix')} |",
       f"\nGAN-assisted minus training-only: {100 * (np.mean(mix) - np.mean(real)):+.2f} points; "
-      f"seed-to-seed std {100 * np.std(real):.2f} / {100 * np.std(mix):.2f}; AC-GAN samples "
-      f"the teacher puts in the requested class: {100 * results['gan']['teacher_agreement']:.1f}%",
+      f"seed-to-seed std {100 * np.std(real):.2f} / {100 * np.std(mix):.2f}; the students' GAN: "
+      f"{gan_label(config.gan)}",
       f"GAN-assisted mean above the training-only mean by more than twice the larger std: "
       f"{'yes' if margin > 0 else 'no'} (margin {100 * margin:+.2f} points)\n"])
   print("\n" + students, flush=True)
+  dataset = image_data.load(config.data)
+  gans_table, gan_numbers = rate_gans(config, outputs, results, dataset, rated_gans,
+                                      num_samples=500 if args.smoke else 10000)
+  print(gans_table, flush=True)
+  students += "\n" + gans_table
   if args.no_tsc:
-    timing = wall_line(walls, start)
+    timing = wall_line(walls, start, args.resume)
     print(timing, flush=True)
     write_results(args.workdir, f"{students}\n{timing}\n",
                   {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
-                   "gan": results["gan"], "phase_wall_seconds": walls})
+                   "gans": gan_numbers, "phase_wall_seconds": walls})
     return
 
-  dataset = image_data.load(config.data)
   scorer = TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
                                batch_size=128 if not args.smoke else 64, num_seeds=args.seeds,
                                loss=c.loss)
   scores = []
-  for name, images in candidate_sets(dataset, outputs, config.seed).items():
-    scores.append(scorer.score(name, images))
+  for name, (images, inception_images) in candidate_sets(dataset, outputs, config.seed).items():
+    scores.append(scorer.score(name, images, inception_images))
     print(f"  scored {name}: TSC {scores[-1].tsc_score:.3f}, IS {scores[-1].inception_score:.2f}",
           flush=True)
   tsc = (f"TSC Score (one pass of {len(dataset.train_images)} inputs, batch "
          f"{scorer.batch_size}, {args.seeds} seeds, ± standard error) and Inception Score "
-         "(teacher as the classifier, 10 splits)\n\n" + tsc_score.table(scores))
+         "(teacher as the classifier, 10 splits; for the sets of real images, measured on the "
+         "same construction from the test split)\n\n" + tsc_score.table(scores))
   walls["TSC table"] = time.perf_counter() - start - total
-  timing = wall_line(walls, start)
+  timing = wall_line(walls, start, args.resume)
   print("\n" + tsc + "\n" + timing, flush=True)
   write_results(args.workdir, f"{students}\n{tsc}\n{timing}\n",
                 {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
-                 "gan": results["gan"], "tsc": [s.as_dict() for s in scores],
+                 "gans": gan_numbers, "tsc": [s.as_dict() for s in scores],
                  "phase_wall_seconds": walls})
 
 
-def wall_line(walls: dict, start: float) -> str:
-  return ("Wall time: " + ", ".join(f"{p} {w / 60:.1f} min" for p, w in walls.items())
+def hinge_gan_phase(gan_block, num_steps: int, smoke: bool):
+  """The config's conditional GAN block as the hinge GAN (projection discriminator)."""
+  block = gan_block.copy_and_resolve_references()
+  block.loss = "hinge"
+  block.discriminator.name = "projection_discriminator"
+  if not smoke:
+    block.num_steps = num_steps
+  return block
+
+
+def gan_label(block) -> str:
+  kind = "hinge GAN, projection discriminator" if block.loss == "hinge" else "AC-GAN"
+  return f"{kind}, {block.num_steps} steps"
+
+
+def rate_gans(config, outputs, results, dataset, names, num_samples: int):
+  """Markdown table and numbers: each conditional GAN's teacher agreement (its
+  phase's monitor, and again on `num_samples` uint8 samples, as many of each
+  class) and its FID against the test split, on the teacher's features (its
+  own scale)."""
+  import jax
+  from gan_tsc.configs import gan_kd
+  from gan_tsc.metrics import feature_extractors, image_quality
+  from gan_tsc.ops import pixels
+  from gan_tsc.phases.tsc_score import generated_images
+  extractor = feature_extractors.build(gan_kd.generator_metrics(classifier="teacher"),
+                                       outputs, dataset)
+  real = dataset.test_images[:num_samples]
+  _, real_features = extractor(pixels.to_tanh_range(real))
+  labels = np.arange(num_samples) % dataset.num_classes
+  lines = [f"Conditional GANs: teacher agreement (share of samples the teacher puts in the "
+           f"requested class: the phase's monitor, {config.gan.teacher_agreement_samples} "
+           f"samples; and {num_samples} samples at uint8 levels, as many per class) and FID "
+           f"against {len(real)} test images on the teacher's penultimate features (its own "
+           f"scale), {num_samples} samples\n",
+           f"| GAN | teacher agreement (monitor) | teacher agreement ({num_samples}) | "
+           "FID (teacher features) |", "|---|---|---|---|"]
+  numbers = {}
+  for name in names:
+    images = generated_images(outputs[name], jax.random.PRNGKey(len(numbers)), num_samples,
+                              labels=labels)
+    probs, features = extractor(pixels.to_tanh_range(images))
+    fid = image_quality.fid(features, real_features)
+    agreement = float(np.mean(np.argmax(probs, -1) == labels))
+    monitor = results[name]["teacher_agreement"]
+    numbers[name] = {"teacher_agreement_monitor": monitor, "teacher_agreement": agreement,
+                     "fid_teacher_features": fid, "label": gan_label(config[name])}
+    lines.append(f"| {gan_label(config[name])} | {100 * monitor:.1f}% | {100 * agreement:.1f}% "
+                 f"| {fid:.2f} |")
+  return "\n".join(lines) + "\n", numbers
+
+
+def wall_line(walls: dict, start: float, resumed: bool) -> str:
+  title = ("Wall time of this invocation (a phase finished earlier in the workdir counts only "
+           "its restoring)" if resumed else "Wall time")
+  return (f"{title}: " + ", ".join(f"{p} {w / 60:.1f} min" for p, w in walls.items())
           + f"; total {(time.perf_counter() - start) / 60:.1f} min")
 
 
