@@ -11,8 +11,9 @@ accuracy gives the TSC Score and its standard error over seeds
 (gan_tsc/metrics/tsc_score.py); beside it, the Inception Score of the same
 samples with the teacher as the classifier (for the real set, of the test
 split: on its own training images the teacher is surer than on any new ones).
-`generator` names a GAN phase or a data-free phase (its generator). The table goes to the console,
-`<phase>/table.md`, TensorBoard (text) and results.json.
+`generator` names a GAN phase or a data-free phase (its generator). The
+table goes to the console, `<phase>/table.md`, TensorBoard (text) and
+results.json.
 
 `TscScorer` is the protocol itself, for scoring any input set (the
 GAN-TSC image benchmark scores six).
