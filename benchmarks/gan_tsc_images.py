@@ -192,7 +192,7 @@ def main():
 
   def heldout(arm: str) -> str:
     """The arm's final-step accuracy on held-out training images, if the students report it."""
-    values = [results[f"student_{arm}_{s}"].get("heldout_accuracy") for s in range(args.seeds)]
+    values = heldout_per_seed[arm]
     return "-" if None in values else mean_std(values)
 
   students = "\n".join([

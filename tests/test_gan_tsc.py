@@ -60,16 +60,22 @@ def gan_setup(c, num_classes=10):
 # AC-GAN.
 
 
+def train_on_digits(state, step, digits, batch_size: int, num_steps: int):
+  """num_steps GAN steps on labelled digits (one fixed key); the state and every step's metrics."""
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                  batch_size, seed=0)
+  history = []
+  for i in range(num_steps):
+    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(2))
+    history.append(jax.device_get(metrics))
+  return state, history
+
+
 def test_acgan_losses_fall_and_the_class_is_learned(digits):
   c = gan_config()
   c.generator_optimizer.learning_rate = c.discriminator_optimizer.learning_rate = 1e-3
   _, state, step, _ = gan_setup(c)
-  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
-                                    c.batch_size, seed=0)
-  history = []
-  for i in range(120):
-    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(2))
-    history.append(jax.device_get(metrics))
+  state, history = train_on_digits(state, step, digits, c.batch_size, 120)
   first = {k: np.mean([h[k] for h in history[:10]]) for k in history[0]}
   last = {k: np.mean([h[k] for h in history[-10:]]) for k in history[0]}
   assert last["d_loss"] < first["d_loss"] - 1.0, (first, last)
@@ -88,12 +94,7 @@ def test_hinge_projection_gan_learns_the_requested_class(teacher, digits):
   agreement = acgan.teacher_agreement(teacher, digits, sample, 500)
   before = agreement(state.generator.variables, jax.random.PRNGKey(7))
   stats = jax.device_get(state.critic.batch_stats)
-  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
-                                    c.batch_size, seed=0)
-  history = []
-  for i in range(200):
-    state, metrics = step(state, batcher.batch(i), jax.random.PRNGKey(2))
-    history.append(jax.device_get(metrics))
+  state, history = train_on_digits(state, step, digits, c.batch_size, 200)
   after = agreement(state.generator.variables, jax.random.PRNGKey(7))
   # The teacher files the samples under the requested class far above chance.
   assert after > 0.5 > 0.2 > before, (before, after)
