@@ -14,7 +14,7 @@ from __future__ import annotations
 import optax
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "linear")
 
 
 def build(optimizer_config, num_steps: int):
@@ -49,6 +49,8 @@ def _schedule(c, num_steps: int):
     main = optax.piecewise_constant_schedule(lr, boundaries)
   elif name == "cosine":
     main = optax.cosine_decay_schedule(lr, max(1, num_steps - warmup))
+  elif name == "linear":  # to zero at the last step
+    main = optax.linear_schedule(lr, 0.0, max(1, num_steps - warmup))
   else:
     raise ValueError(f"Unknown schedule {name!r}; choose one of {SCHEDULES} "
                      "(--config.<phase>.optimizer.schedule).")

@@ -296,6 +296,30 @@ def test_acgan_shapes_range_and_gradients(image_size, channels):
   _assert_all_grads_nonzero(disc_grads)
 
 
+def test_conditional_batch_norm_starts_as_the_shared_one_and_steers_only_its_class():
+  kwargs = dict(num_classes=10, channels=1, image_size=28, latent_dim=16, width=4)
+  plain, conditional = g.ACGANGenerator(**kwargs), g.ACGANGenerator(conditional_bn=True, **kwargs)
+  z, labels = _latents(6, 16), np.arange(6) % 3
+  variables = conditional.init(KEY, z, labels)
+  params = variables["params"]
+  assert params["class_scale_1"]["embedding"].shape == (10, 4)
+  # At the start (scales one, offsets zero) it is the plain generator with the same weights.
+  plain_params = {k: v for k, v in params.items() if not k.startswith("class_")}
+  plain_params.update({f"BatchNorm_{i}": {"scale": jnp.ones(w), "bias": jnp.zeros(w)}
+                       for i, w in ((0, 8), (1, 4))})
+  plain_out, _ = plain.apply({**variables, "params": plain_params}, z, labels,
+                             mutable=["batch_stats"])
+  out, _ = conditional.apply(variables, z, labels, mutable=["batch_stats"])
+  np.testing.assert_allclose(out, plain_out, atol=1e-6)
+  # A change to class 2's offsets moves class 2's images alone (running averages: no mixing).
+  shifted = jax.tree_util.tree_map(lambda x: x, params)
+  shifted["class_offset_1"]["embedding"] = params["class_offset_1"]["embedding"].at[2].add(1.0)
+  before = conditional.apply(variables, z, labels, train=False)
+  after = conditional.apply({**variables, "params": shifted}, z, labels, train=False)
+  moved = np.abs(np.asarray(after - before)).reshape(6, -1).max(axis=1) > 1e-3
+  np.testing.assert_array_equal(moved, labels == 2)
+
+
 def test_acgan_generator_rejects_bad_size():
   with pytest.raises(ValueError, match="divisible by 4"):
     _param_count(g.ACGANGenerator(10, 1, 30, width=4), jnp.zeros((2, 100)),

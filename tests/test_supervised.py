@@ -254,7 +254,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_checkpoints(tmp_path):
     ("data", "source", "web", "Unknown data source 'web'"),
     ("teacher.model", "name", "vgg", "Unknown model 'vgg'"),
     ("teacher.optimizer", "name", "lamb", "Unknown optimizer 'lamb'"),
-    ("teacher.optimizer", "schedule", "linear", "Unknown schedule 'linear'"),
+    ("teacher.optimizer", "schedule", "exponential", "Unknown schedule 'exponential'"),
     ("teacher.model", "num_classes", 7, "num_classes=10"),
     ("teacher", "batch_size", 12, "does not divide over 8 devices"),
 ])

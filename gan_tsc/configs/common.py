@@ -92,8 +92,9 @@ def data(source: str, name: str, image_size: int = 32, **overrides) -> ConfigDic
 
 
 def optimizer(name: str, learning_rate: float, **overrides) -> ConfigDict:
-  """name 'sgd' or 'adam'; schedule 'constant', 'cosine' or 'step' (x decay_factor
-  at each fraction of training in decay_at), after a linear warmup_fraction."""
+  """name 'sgd' or 'adam'; schedule 'constant', 'cosine', 'linear' (to zero) or
+  'step' (x decay_factor at each fraction of training in decay_at), after a
+  linear warmup_fraction."""
   block = ConfigDict(dict(
       name=name, learning_rate=learning_rate, momentum=0.9, nesterov=False,
       weight_decay=0.0, b1=0.9, b2=0.999, schedule="constant", decay_at=(),

@@ -28,26 +28,42 @@ def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: fl
                 teacher: str = "", conv: str = "xla", discriminator_conv: str = "xla",
                 loss: str = "acgan", **overrides) -> ConfigDict:
   """GAN-TSC's image GAN: AC-GAN (or, conditional=False, the same GAN unconditional);
-  loss='hinge': the same generator against a spectrally normalised projection
-  discriminator, hinge loss (Miyato & Koyama 2018).
+  loss='hinge': the hinge GAN of `as_hinge_gan`.
 
   `teacher`, if set, only monitors: the share of samples it puts in the
   requested class (over `teacher_agreement_samples` samples). conv (the
   generator's transposed convolutions) and discriminator_conv: 'xla', or
   'matmul' (faster on CPU).
   """
-  discriminator = "projection_discriminator" if loss == "hinge" else "acgan_discriminator"
   block = common.trained_phase(
       "gan", teacher=teacher, conditional=conditional, class_loss_weight=1.0, loss=loss,
       generator=dict(name="acgan", latent_dim=latent_dim, width=width,
                      conv=common.check_conv(conv)),
-      discriminator=dict(name=discriminator, width=width,
+      discriminator=dict(name="acgan_discriminator", width=width,
                          conv=common.check_conv(discriminator_conv)),
       generator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
       discriminator_optimizer=common.optimizer("adam", 2e-4, b1=0.5),
       batch_size=batch_size, num_steps=num_steps, num_epochs=num_epochs,
       log_every_steps=200, eval_every_steps=1000, teacher_agreement_samples=1000)
+  if loss == "hinge":
+    block = as_hinge_gan(block)
   return common.updated(block, overrides)
+
+
+def as_hinge_gan(block: ConfigDict) -> ConfigDict:
+  """An AC-GAN block as the hinge GAN: the same generator against a spectrally
+  normalised projection discriminator, hinge loss (Miyato & Koyama 2018), both
+  learning rates decayed linearly to zero as in their code (at a constant rate
+  the teacher's agreement with the samples swung by ±2 points from one
+  thousand steps to the next). `generator.name='acgan_cbn'` gives the
+  generator their class-conditional BatchNorm; `discriminator_steps` their
+  several discriminator updates per generator step (1 here; theirs 5)."""
+  block = block.copy_and_resolve_references()
+  block.loss = "hinge"
+  block.discriminator_steps = 1
+  block.discriminator.name = "projection_discriminator"
+  block.generator_optimizer.schedule = block.discriminator_optimizer.schedule = "linear"
+  return block
 
 
 def distill_phase(student_block: ConfigDict, optimizer_block: ConfigDict, *, teacher: str,

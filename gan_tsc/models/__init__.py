@@ -13,6 +13,7 @@ passed as keyword arguments by the phase, so models know no data source.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -83,16 +84,20 @@ def _dcgan(c, **_):
                                    conv_transpose=conv_layer(c.conv, transpose=True))
 
 
-def _acgan(c, num_labels, channels, image_size, **_):
+def _acgan(c, num_labels, channels, image_size, conditional_bn=False, **_):
   return generators.ACGANGenerator(num_labels, channels, image_size, latent_dim=c.latent_dim,
-                                   width=c.width, conv_transpose=conv_layer(c.conv, transpose=True))
+                                   width=c.width, conditional_bn=conditional_bn,
+                                   conv_transpose=conv_layer(c.conv, transpose=True))
 
 
 def _tabular(c, num_features, num_labels, **_):
   return generators.TabularGenerator(num_features, num_labels, tuple(c.hidden), c.latent_dim)
 
 
-_GENERATORS = {"dafl": _dafl, "dcgan": _dcgan, "acgan": _acgan, "tabular": _tabular}
+_GENERATORS = {"dafl": _dafl, "dcgan": _dcgan, "acgan": _acgan,
+               # the same generator with class-conditional BatchNorm
+               "acgan_cbn": functools.partial(_acgan, conditional_bn=True),
+               "tabular": _tabular}
 
 
 def build_generator(generator_config, **data) -> nn.Module:

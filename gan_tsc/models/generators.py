@@ -188,6 +188,10 @@ class ACGANGenerator(nn.Module):
   The latent is multiplied by a learned class embedding, projected to a
   (s/4, s/4, 2w) map and doubled twice by 4x4 transposed convolutions.
   Layers followed by BatchNorm have no bias (it would cancel).
+  `conditional_bn`: each BatchNorm's scale and offset are the class's own
+  (categorical conditional BatchNorm, the class conditioning of Miyato &
+  Koyama's projection-GAN generator), starting at one and zero, so the class
+  steers every layer, not only the latent.
   `conv_transpose`: nn.ConvTranspose or a drop-in with its parameters
   (gan_tsc.ops.patch_conv, much faster weight gradients on XLA:CPU).
   """
@@ -196,6 +200,7 @@ class ACGANGenerator(nn.Module):
   image_size: int
   latent_dim: int = 100
   width: int = 64
+  conditional_bn: bool = False
   conv_transpose: Callable[..., nn.Module] = nn.ConvTranspose
 
   @nn.compact
@@ -203,17 +208,26 @@ class ACGANGenerator(nn.Module):
     _check_divisible_by_4(self.image_size, "ACGANGenerator")
     side = self.image_size // 4
 
-    def batch_norm() -> nn.BatchNorm:
-      return nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM,
-                          epsilon=1e-5)
+    def batch_norm(x: jax.Array, index: int) -> jax.Array:
+      shared = not self.conditional_bn
+      x = nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM, epsilon=1e-5,
+                       use_scale=shared, use_bias=shared, name=f"BatchNorm_{index}")(x)
+      if shared:
+        return x
+      features = x.shape[-1]
+      scale = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.ones,
+                       name=f"class_scale_{index}")(labels)
+      offset = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.zeros,
+                        name=f"class_offset_{index}")(labels)
+      return x * scale[:, None, None, :] + offset[:, None, None, :]
 
     x = z * nn.Embed(self.num_classes, self.latent_dim, name="label_embedding")(labels)
     x = nn.Dense(side * side * 2 * self.width, use_bias=False)(x)
     x = x.reshape(z.shape[0], side, side, 2 * self.width)
-    x = nn.relu(batch_norm()(x))
+    x = nn.relu(batch_norm(x, 0))
     x = self.conv_transpose(self.width, (4, 4), (2, 2), padding=_UP_PADDING,
                             use_bias=False)(x)
-    x = nn.relu(batch_norm()(x))
+    x = nn.relu(batch_norm(x, 1))
     x = self.conv_transpose(self.channels, (4, 4), (2, 2), padding=_UP_PADDING)(x)
     return jnp.tanh(x)
 

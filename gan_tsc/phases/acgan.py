@@ -14,7 +14,11 @@ With `conditional=False` the same networks train as an unconditional GAN
 Koyama 2018) with the hinge loss, in the same order (discriminator, then
 generator on fresh fakes); the class enters through D's projection, not a
 class loss. The spectral norms' power iterations advance with each
-discriminator update and are kept in its `batch_stats`.
+discriminator update and are kept in its `batch_stats`. Its block's
+`discriminator_steps` (n, the projection authors' n_dis) gives each
+generator step n discriminator updates, each on its own real batch and fresh
+fakes; the host delivers the n batches stacked, and the discriminator's
+learning-rate schedule counts its own updates.
 
 The phase hands later phases a frozen generator whose `sample(variables, key,
 n)` draws n images in [-1, 1] with their requested labels, inside jit.
@@ -64,6 +68,19 @@ def make_sampler(generator, latent_dim: int, num_labels: int):
 LOSSES = ("acgan", "hinge")
 
 
+def discriminator_steps(c) -> int:
+  """Discriminator updates per generator step: the hinge GAN's `discriminator_steps`
+  (1 where the block has none: the AC-GAN's own order, one of each)."""
+  n = c.get("discriminator_steps", 1)
+  if not isinstance(n, int) or n < 1:
+    raise ValueError(f"discriminator_steps={n!r}: the discriminator needs at least one update "
+                     "per generator step.")
+  if n > 1 and c.loss != "hinge":
+    raise ValueError(f"discriminator_steps={n} trains the hinge GAN only (loss='hinge'); the "
+                     "AC-GAN takes one discriminator update per generator step.")
+  return n
+
+
 def make_step(generator, discriminator, c, num_labels: int):
   """step(state, batch, key) -> (state, metrics), by `c.loss`."""
   if c.loss not in LOSSES:
@@ -72,6 +89,7 @@ def make_step(generator, discriminator, c, num_labels: int):
     raise ValueError(f"gan.loss={c.loss!r} with discriminator {c.discriminator.name!r}: the "
                      "hinge loss trains a projection_discriminator, the AC-GAN loss an "
                      "acgan_discriminator (--config.gan.discriminator.name).")
+  discriminator_steps(c)  # a bad count fails here, for either loss
   if c.loss == "hinge":
     return make_hinge_step(generator, discriminator, c, num_labels)
   return make_acgan_step(generator, discriminator, c, num_labels)
@@ -93,7 +111,7 @@ def fake_batch(generator, latent_dim: int, num_labels: int):
 
 
 def discriminator_inputs(fakes, conditional: bool, state: GanState, batch, key):
-  """A step's start, for either loss: (the generator update's key, real images
+  """The AC-GAN step's start: (the generator update's key, real images
   in [-1, 1], their labels (all 0 when unconditional), fresh fakes without
   gradient, their labels)."""
   g = state.generator
@@ -105,13 +123,17 @@ def discriminator_inputs(fakes, conditional: bool, state: GanState, batch, key):
 
 
 def make_hinge_step(generator, discriminator, c, num_labels: int):
-  """The hinge GAN with a projection discriminator: step(state, batch, key)."""
+  """The hinge GAN with a projection discriminator: step(state, batch, key); with
+  `discriminator_steps` n > 1 the batch is stacked, (n, B, ...)."""
   fakes = fake_batch(generator, c.generator.latent_dim, num_labels)
+  n = discriminator_steps(c)
 
-  def step(state: GanState, batch, key):
-    g, d = state.generator, state.critic
-    g_key, real, real_labels, fake, fake_labels = discriminator_inputs(
-        fakes, c.conditional, state, batch, key)
+  def discriminator_update(g, d, real_batch, key):
+    real = pixels.to_tanh_range(real_batch["image"])
+    real_labels = (real_batch["label"] if c.conditional
+                   else jnp.zeros_like(real_batch["label"]))
+    fake, fake_labels, _ = fakes(g.params, g.batch_stats, key, real.shape[0])
+    fake = jax.lax.stop_gradient(fake)
 
     def d_loss_fn(d_params):
       # Both passes normalise by the same power iteration (from the stored
@@ -125,14 +147,27 @@ def make_hinge_step(generator, discriminator, c, num_labels: int):
 
     (d_loss, (real_out, fake_out, d_stats)), d_grads = jax.value_and_grad(
         d_loss_fn, has_aux=True)(d.params)
-    d = d.apply_gradients(grads=d_grads, batch_stats=d_stats)
+    return d.apply_gradients(grads=d_grads, batch_stats=d_stats), (d_loss, real_out, fake_out)
+
+  def step(state: GanState, batch, key):
+    g, d = state.generator, state.critic
+    d_key, g_key = jax.random.split(jax.random.fold_in(key, g.step))
+    if n == 1:
+      updates = [(batch, d_key)]
+    else:  # unrolled: n is small (the note in shared/gan.py's critic_updates)
+      updates = [(jax.tree.map(lambda a, i=i: a[i], batch), jax.random.fold_in(d_key, i))
+                 for i in range(n)]
+    for real_batch, update_key in updates:
+      d, (d_loss, real_out, fake_out) = discriminator_update(g, d, real_batch, update_key)
+    batch_size = batch["label"].shape[-1]
 
     def g_loss_fn(g_params):
-      images, labels, stats = fakes(g_params, g.batch_stats, g_key, real.shape[0])
+      images, labels, stats = fakes(g_params, g.batch_stats, g_key, batch_size)
       out = discriminator.apply(d.variables, images, labels, train=False)
       return losses.hinge_generator_loss(out), stats
 
     (g_loss, g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g.params)
+    # The discriminator's figures are its last update's.
     metrics = {"d_loss": d_loss, "g_loss": g_loss,
                "d_real_score": jnp.mean(real_out), "d_fake_score": jnp.mean(fake_out)}
     return GanState(g.apply_gradients(grads=g_grads, batch_stats=g_stats), d), metrics
@@ -193,7 +228,7 @@ def make_acgan_step(generator, discriminator, c, num_labels: int):
 
 def create_state(generator, discriminator, key, c, image_shape, num_steps) -> GanState:
   g_tx, _ = optim.build(c.generator_optimizer, num_steps)
-  d_tx, _ = optim.build(c.discriminator_optimizer, num_steps)
+  d_tx, _ = optim.build(c.discriminator_optimizer, num_steps * discriminator_steps(c))
   g_key, d_key = jax.random.split(key)
 
   def init():
@@ -243,8 +278,10 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   generator, discriminator = build_networks(c, dataset.num_classes, channels, size)
   p = shared.start(config, phase, workdir)
   parallel.check_batch_size(c.batch_size)
+  stacks = discriminator_steps(c)
   batcher = batching.EpochBatcher(
-      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size, p.seed)
+      {"image": dataset.train_images, "label": dataset.train_labels}, c.batch_size, p.seed,
+      stacks=stacks, hint=f"lower --config.{phase}.batch_size or .discriminator_steps")
   num_steps = train_loop.num_steps_of(c, batcher.steps_per_epoch)
   state = create_state(generator, discriminator, p.key, c, dataset.image_shape, num_steps)
   sample = make_sampler(generator, c.generator.latent_dim, num_labels)
@@ -264,7 +301,8 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
     variables = shared.restore_handoff(p, state.generator.variables, "generator")
     num_steps, result = 0, None
   else:
-    step = shared.jit_step(make_step(generator, discriminator, c, num_labels))
+    step = shared.jit_step(make_step(generator, discriminator, c, num_labels),
+                           batch="stacked" if stacks > 1 else "data")
     reporting.write_real_grid(p.writer, dataset.train_images)
     result = shared.train(p, state, step, batcher.batch, num_steps,
                           evaluate=lambda s, done: evaluate(s.generator.variables, done))
