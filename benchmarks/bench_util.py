@@ -18,8 +18,8 @@ def mean_std(values) -> str:
   return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}%"
 
 
-def timed_pipeline_run(config, workdir: str):
-  """pipeline.run(config, workdir) -> (outputs, {phase: wall seconds}, total seconds)."""
+def timed_pipeline_run(config, workdir: str, retrain: bool = False):
+  """pipeline.run(config, workdir, retrain) -> (outputs, {phase: wall seconds}, total seconds)."""
   from gan_tsc import pipeline
   walls = {}
   original = pipeline.phase_runner
@@ -38,7 +38,7 @@ def timed_pipeline_run(config, workdir: str):
   pipeline.phase_runner = timed_runner
   try:
     start = time.perf_counter()
-    outputs = pipeline.run(config, workdir)
+    outputs = pipeline.run(config, workdir, retrain)
     return outputs, walls, time.perf_counter() - start
   finally:
     pipeline.phase_runner = original

@@ -8,6 +8,9 @@ r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the T
   .venv/bin/python benchmarks/gan_tsc_images.py --datafree-steps 2000 --workdir W
       # the TSC table with the data-free generators too (LeNet-5 + BN teacher)
   ... --resume      # reuse the phases a workdir finished with the same settings
+  ... --no-students # the GAN and TSC Score tables alone
+  ... --tsc-steps N # the TSC Score's students train N steps (default: one pass)
+  ... --resume --retrain   # and train again the phases whose settings changed
 
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
 launch/main.py, with these phases added:
@@ -15,10 +18,13 @@ launch/main.py, with these phases added:
   student_mix_<s>     the student on real + AC-GAN inputs (p_fake 0.8), seeds s
   student_real_<s>    the same student on training data only (p_fake 0)
   gan_hinge           the hinge GAN with a projection discriminator, rated beside the
-                      config's GAN (--hinge-gan-steps; 0 leaves it out)
+                      config's GAN (--hinge-gan-steps; 0 leaves it out; --hinge-generator,
+                      --hinge-schedule, --hinge-discriminator-steps, --hinge-betas for the
+                      other regimes in docs/RESULTS.md)
 Every student has the same architecture, optimizer and number of steps, and
 reports its final-step test accuracy. Each conditional GAN's teacher
-agreement and FID (the teacher's features) are printed. Then the TSC Score
+agreement and FID (the teacher's features) are printed, beside the same for
+real training images. Then the TSC Score
 (3 seeds, ± standard error) and the Inception Score (the teacher as the
 classifier) of these input sets: the real training set, AC-GAN samples, hinge
 GAN samples, unconditional GAN samples, with --datafree-steps N the
@@ -114,10 +120,22 @@ def main():
   parser.add_argument("--variant", default="", help="config variant, e.g. small_data")
   parser.add_argument("--no-tsc", action="store_true",
                       help="students only: no unconditional GAN, no TSC Score table")
+  parser.add_argument("--no-students", action="store_true",
+                      help="the GAN and TSC Score tables only: no students")
   parser.add_argument("--hinge-gan-steps", type=int, default=6000,
                       help="also train the hinge GAN (projection discriminator) this many steps "
                            "and rate it beside the config's GAN (0: do not; skipped when the "
                            "config's GAN is already the hinge GAN)")
+  parser.add_argument("--hinge-generator", default="acgan", choices=("acgan", "acgan_cbn"),
+                      help="the hinge GAN's generator (acgan_cbn: class-conditional BatchNorm)")
+  parser.add_argument("--hinge-schedule", default="linear", choices=("linear", "constant"),
+                      help="the hinge GAN's learning rates: decayed linearly to zero, or constant")
+  parser.add_argument("--hinge-discriminator-steps", type=int, default=1,
+                      help="the hinge GAN's discriminator updates per generator step "
+                           "(the projection authors': 5)")
+  parser.add_argument("--hinge-betas", default="0.5,0.999",
+                      help="the hinge GAN's Adam b1,b2 for both networks (the projection "
+                           "authors': 0,0.9)")
   parser.add_argument("--datafree-steps", type=int, default=0,
                       help="with the TSC table: also train DAFL's generator and the best "
                            "data-free recipe (configs/datafree_fashion_mnist.py) this many "
@@ -126,6 +144,11 @@ def main():
   parser.add_argument("--resume", action="store_true",
                       help="keep the workdir: phases finished there with the same settings "
                            "are reused, an interrupted one continues (default: start afresh)")
+  parser.add_argument("--tsc-steps", type=int, default=0,
+                      help="each TSC Score student's steps (0: one pass over the set)")
+  parser.add_argument("--retrain", action="store_true",
+                      help="with --resume: train again the phases whose settings changed (and "
+                           "those after them) instead of stopping")
   args = parser.parse_args()
   from gan_tsc import configs
   from gan_tsc.data import images as image_data
@@ -153,15 +176,26 @@ def main():
         phases.append(phase)
   elif args.datafree_steps:
     parser.error("--datafree-steps rates generators in the TSC table; drop --no-tsc.")
+  if args.no_tsc and args.no_students:
+    parser.error("--no-tsc with --no-students leaves nothing to compare.")
   rated_gans = ["gan"]
   if args.hinge_gan_steps and config.gan.loss != "hinge":
     config.gan_hinge = hinge_gan_phase(config.gan, args.hinge_gan_steps, args.smoke)
+    config.gan_hinge.generator.name = args.hinge_generator
+    config.gan_hinge.discriminator_steps = args.hinge_discriminator_steps
+    try:
+      b1, b2 = (float(b) for b in args.hinge_betas.split(","))
+    except ValueError:
+      parser.error(f"--hinge-betas {args.hinge_betas!r}: two numbers, b1,b2 (e.g. 0,0.9).")
+    for block in (config.gan_hinge.generator_optimizer, config.gan_hinge.discriminator_optimizer):
+      block.schedule, block.b1, block.b2 = args.hinge_schedule, b1, b2
     phases.append("gan_hinge")
     rated_gans.append("gan_hinge")
-  for seed in range(args.seeds):
+  student = config.student.copy_and_resolve_references()  # also the TSC Score's student
+  for seed in range(0 if args.no_students else args.seeds):
     for name, p_fake in (("mix", 0.8), ("real", 0.0)):
       phase = f"student_{name}_{seed}"
-      config[phase] = config.student.copy_and_resolve_references()
+      config[phase] = student.copy_and_resolve_references()
       config[phase].p_fake = p_fake
       phases.append(phase)
   config.pipeline = tuple(phases)
@@ -170,15 +204,59 @@ def main():
   if not args.resume:
     shutil.rmtree(args.workdir, ignore_errors=True)
   start = time.perf_counter()
-  outputs, walls, total = timed_pipeline_run(config, args.workdir)
+  outputs, walls, total = timed_pipeline_run(config, args.workdir, args.retrain)
   results = json.load(open(os.path.join(args.workdir, "results.json")))
 
-  mix = [results[f"student_mix_{s}"]["test_accuracy"] for s in range(args.seeds)]
-  real = [results[f"student_real_{s}"]["test_accuracy"] for s in range(args.seeds)]
+  if args.no_students:
+    students, numbers = "", {}
+  else:
+    students, numbers = students_report(config, results, args.workdir, args.seeds, variant,
+                                        rated_gans)
+    print("\n" + students, flush=True)
+  dataset = image_data.load(config.data)
+  gans_table, gan_numbers = rate_gans(config, outputs, results, dataset, rated_gans,
+                                      num_samples=500 if args.smoke else 10000)
+  print(gans_table, flush=True)
+  students += "\n" + gans_table
+  if args.no_tsc:
+    timing = wall_line(walls, start, args.resume)
+    print(timing, flush=True)
+    write_results(args.workdir, f"{students}\n{timing}\n",
+                  {**numbers, "teacher": results["teacher"], "gans": gan_numbers,
+                   "phase_wall_seconds": walls})
+    return
+
+  scorer = TscScorer(outputs["teacher"], dataset, student.student, student.optimizer,
+                     batch_size=128 if not args.smoke else 64, num_seeds=args.seeds,
+                     loss=student.loss, num_steps=args.tsc_steps or None)
+  scores = []
+  for name, (images, inception_images) in candidate_sets(dataset, outputs, config.seed).items():
+    scores.append(scorer.score(name, images, inception_images))
+    print(f"  scored {name}: TSC {scores[-1].tsc_score:.3f}, IS {scores[-1].inception_score:.2f}",
+          flush=True)
+  passes = scorer.num_steps * scorer.batch_size / len(dataset.train_images)
+  tsc = (f"TSC Score (students of {scorer.num_steps} steps at batch {scorer.batch_size}, "
+         f"{passes:.1f} passes over {len(dataset.train_images)} inputs, {args.seeds} seeds, "
+         "± standard error) and Inception Score "
+         "(teacher as the classifier, 10 splits; for the sets of real images, measured on the "
+         "same construction from the test split)\n\n" + tsc_score.table(scores))
+  walls["TSC table"] = time.perf_counter() - start - total
+  timing = wall_line(walls, start, args.resume)
+  print("\n" + tsc + "\n" + timing, flush=True)
+  write_results(args.workdir, f"{students}\n{tsc}\n{timing}\n",
+                {**numbers, "teacher": results["teacher"], "gans": gan_numbers,
+                 "tsc": [s.as_dict() for s in scores], "phase_wall_seconds": walls})
+
+
+def students_report(config, results, workdir: str, seeds: int, variant: str, rated_gans):
+  """The students' table (markdown) and numbers; writes <workdir>/summary.json."""
+  from gan_tsc.data import images as image_data
+  mix = [results[f"student_mix_{s}"]["test_accuracy"] for s in range(seeds)]
+  real = [results[f"student_real_{s}"]["test_accuracy"] for s in range(seeds)]
   c = config.student_mix_0
   heldout_per_seed = {arm: [results[f"student_{arm}_{s}"].get("heldout_accuracy")
-                           for s in range(args.seeds)] for arm in ("real", "mix")}
-  with open(os.path.join(args.workdir, "summary.json"), "w") as f:
+                           for s in range(seeds)] for arm in ("real", "mix")}
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump({"training_only": real, "training_plus_gan": mix, "variant": variant,
                "heldout_training_only": heldout_per_seed["real"],
                "heldout_training_plus_gan": heldout_per_seed["mix"],
@@ -198,7 +276,7 @@ def main():
   students = "\n".join([
       f"Students ({c.student.name}, {length} at batch {c.batch_size} "
       f"({results['student_mix_0']['steps']} steps), loss {c.loss}; final-step test accuracy, "
-      f"mean ± std over {args.seeds} seeds)\n",
+      f"mean ± std over {seeds} seeds)\n",
       "| compression set | test accuracy | per seed | held-out training images |",
       "|---|---|---|---|",
       f"| teacher ({config.teacher.model.name}) | {100 * results['teacher']['test_accuracy']:.2f}% "
@@ -212,46 +290,13 @@ def main():
       f"{gan_label(config.gan)}",
       f"GAN-assisted mean above the training-only mean by more than twice the larger std: "
       f"{'yes' if margin > 0 else 'no'} (margin {100 * margin:+.2f} points)\n"])
-  print("\n" + students, flush=True)
-  dataset = image_data.load(config.data)
-  gans_table, gan_numbers = rate_gans(config, outputs, results, dataset, rated_gans,
-                                      num_samples=500 if args.smoke else 10000)
-  print(gans_table, flush=True)
-  students += "\n" + gans_table
-  if args.no_tsc:
-    timing = wall_line(walls, start, args.resume)
-    print(timing, flush=True)
-    write_results(args.workdir, f"{students}\n{timing}\n",
-                  {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
-                   "gans": gan_numbers, "phase_wall_seconds": walls})
-    return
-
-  scorer = TscScorer(outputs["teacher"], dataset, c.student, c.optimizer,
-                               batch_size=128 if not args.smoke else 64, num_seeds=args.seeds,
-                               loss=c.loss)
-  scores = []
-  for name, (images, inception_images) in candidate_sets(dataset, outputs, config.seed).items():
-    scores.append(scorer.score(name, images, inception_images))
-    print(f"  scored {name}: TSC {scores[-1].tsc_score:.3f}, IS {scores[-1].inception_score:.2f}",
-          flush=True)
-  tsc = (f"TSC Score (one pass of {len(dataset.train_images)} inputs, batch "
-         f"{scorer.batch_size}, {args.seeds} seeds, ± standard error) and Inception Score "
-         "(teacher as the classifier, 10 splits; for the sets of real images, measured on the "
-         "same construction from the test split)\n\n" + tsc_score.table(scores))
-  walls["TSC table"] = time.perf_counter() - start - total
-  timing = wall_line(walls, start, args.resume)
-  print("\n" + tsc + "\n" + timing, flush=True)
-  write_results(args.workdir, f"{students}\n{tsc}\n{timing}\n",
-                {"students": {"mix": mix, "real": real}, "teacher": results["teacher"],
-                 "gans": gan_numbers, "tsc": [s.as_dict() for s in scores],
-                 "phase_wall_seconds": walls})
+  return students, {"students": {"mix": mix, "real": real}}
 
 
 def hinge_gan_phase(gan_block, num_steps: int, smoke: bool):
   """The config's conditional GAN block as the hinge GAN (projection discriminator)."""
-  block = gan_block.copy_and_resolve_references()
-  block.loss = "hinge"
-  block.discriminator.name = "projection_discriminator"
+  from gan_tsc.configs import gan_tsc
+  block = gan_tsc.as_hinge_gan(gan_block)
   if not smoke:
     block.num_steps = num_steps
   return block
@@ -259,6 +304,16 @@ def hinge_gan_phase(gan_block, num_steps: int, smoke: bool):
 
 def gan_label(block) -> str:
   kind = "hinge GAN, projection discriminator" if block.loss == "hinge" else "AC-GAN"
+  if block.generator.name == "acgan_cbn":
+    kind += ", class-conditional BN"
+  if block.loss == "hinge":
+    if block.discriminator_steps > 1:
+      kind += f", {block.discriminator_steps} discriminator steps per generator step"
+    betas = (block.generator_optimizer.b1, block.generator_optimizer.b2)
+    if betas != (0.5, 0.999):
+      kind += f", Adam betas {betas[0]:g}, {betas[1]:g}"
+    if block.generator_optimizer.schedule == "constant":
+      kind += ", constant learning rates"
   return f"{kind}, {block.num_steps} steps"
 
 
@@ -284,9 +339,17 @@ def rate_gans(config, outputs, results, dataset, names, num_samples: int):
            f"scale), {num_samples} samples\n",
            f"| GAN | teacher agreement (monitor) | teacher agreement ({num_samples}) | "
            "FID (teacher features) |", "|---|---|---|---|"]
-  numbers = {}
-  for name in names:
-    images = generated_images(outputs[name], jax.random.PRNGKey(len(numbers)), num_samples,
+  # The reference: real training images under their own labels (the teacher's
+  # accuracy on them) and their FID against the test images.
+  probs, features = extractor(pixels.to_tanh_range(dataset.train_images[:num_samples]))
+  agreement = float(np.mean(np.argmax(probs, -1) == dataset.train_labels[:num_samples]))
+  fid = image_quality.fid(features, real_features)
+  numbers = {"real_training_images": {"teacher_agreement": agreement,
+                                      "fid_teacher_features": fid}}
+  lines.append(f"| real training images (their labels; reference) | - | {100 * agreement:.1f}% "
+               f"| {fid:.2f} |")
+  for index, name in enumerate(names):
+    images = generated_images(outputs[name], jax.random.PRNGKey(index), num_samples,
                               labels=labels)
     probs, features = extractor(pixels.to_tanh_range(images))
     fid = image_quality.fid(features, real_features)
