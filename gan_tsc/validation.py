@@ -55,6 +55,7 @@ RULES = {
     "teacher_agreement_samples": (positive_int, "a whole number >= 1"),
     "num_seeds": (positive_int, "a whole number >= 1"),
     "n_critic": (positive_int, "a whole number >= 1"),
+    "discriminator_steps": (positive_int, "a whole number >= 1"),
     "ensemble_size": (positive_int, "a whole number >= 1"),
     "log_every_steps": (positive_int, "a whole number of steps >= 1"),
     "eval_every_steps": (non_negative_int, "a whole number of steps >= 0 (0: only at the end)"),

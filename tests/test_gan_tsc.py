@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gan_tsc import configs
-from gan_tsc import checkpoints, models, optim, parallel
+from gan_tsc import checkpoints, models, optim, parallel, validation
 from gan_tsc.data import images as image_data
 from gan_tsc.data import batching
 from gan_tsc.metrics import tsc_score
@@ -142,8 +142,10 @@ def test_hinge_gan_takes_several_discriminator_updates_each_on_its_own_batch(dig
   again, _ = step(state, batch, jax.random.PRNGKey(1))
   np.testing.assert_array_equal(jax.tree.leaves(again.critic.params)[0],
                                 jax.tree.leaves(after.critic.params)[0])
+  c.discriminator_steps = 0
+  # Refused before any work by the config check, and by the step itself.
+  assert "gan.discriminator_steps=0: must be a whole number >= 1" in validation.problems(c, "gan")
   with pytest.raises(ValueError, match="at least one update"):
-    c.discriminator_steps = 0
     acgan.make_step(generator, discriminator, c, 10)
   ac = gan_config()
   ac.discriminator_steps = 2
