@@ -180,15 +180,13 @@ def main():
     parser.error("--no-tsc with --no-students leaves nothing to compare.")
   rated_gans = ["gan"]
   if args.hinge_gan_steps and config.gan.loss != "hinge":
-    config.gan_hinge = hinge_gan_phase(config.gan, args.hinge_gan_steps, args.smoke)
-    config.gan_hinge.generator.name = args.hinge_generator
-    config.gan_hinge.discriminator_steps = args.hinge_discriminator_steps
     try:
-      b1, b2 = (float(b) for b in args.hinge_betas.split(","))
+      betas = tuple(float(b) for b in args.hinge_betas.split(","))
     except ValueError:
+      betas = ()
+    if len(betas) != 2:
       parser.error(f"--hinge-betas {args.hinge_betas!r}: two numbers, b1,b2 (e.g. 0,0.9).")
-    for block in (config.gan_hinge.generator_optimizer, config.gan_hinge.discriminator_optimizer):
-      block.schedule, block.b1, block.b2 = args.hinge_schedule, b1, b2
+    config.gan_hinge = hinge_gan_phase(config.gan, args, betas)
     phases.append("gan_hinge")
     rated_gans.append("gan_hinge")
   student = config.student.copy_and_resolve_references()  # also the TSC Score's student
@@ -293,12 +291,17 @@ def students_report(config, results, workdir: str, seeds: int, variant: str, rat
   return students, {"students": {"mix": mix, "real": real}}
 
 
-def hinge_gan_phase(gan_block, num_steps: int, smoke: bool):
-  """The config's conditional GAN block as the hinge GAN (projection discriminator)."""
+def hinge_gan_phase(gan_block, args, betas: tuple[float, float]):
+  """The config's conditional GAN block as the hinge GAN (projection discriminator),
+  in the regime the --hinge-* flags name."""
   from gan_tsc.configs import gan_tsc
   block = gan_tsc.as_hinge_gan(gan_block)
-  if not smoke:
-    block.num_steps = num_steps
+  if not args.smoke:
+    block.num_steps = args.hinge_gan_steps
+  block.generator.name = args.hinge_generator
+  block.discriminator_steps = args.hinge_discriminator_steps
+  for optimizer in (block.generator_optimizer, block.discriminator_optimizer):
+    optimizer.schedule, (optimizer.b1, optimizer.b2) = args.hinge_schedule, betas
   return block
 
 

@@ -110,16 +110,14 @@ def fake_batch(generator, latent_dim: int, num_labels: int):
   return fakes
 
 
-def discriminator_inputs(fakes, conditional: bool, state: GanState, batch, key):
-  """The AC-GAN step's start: (the generator update's key, real images
-  in [-1, 1], their labels (all 0 when unconditional), fresh fakes without
+def discriminator_inputs(fakes, conditional: bool, g, batch, key):
+  """A discriminator update's inputs, for either loss: (real images in [-1, 1], their
+  labels (all 0 when unconditional), fresh fakes of generator state `g` without
   gradient, their labels)."""
-  g = state.generator
-  d_key, g_key = jax.random.split(jax.random.fold_in(key, g.step))
   real = pixels.to_tanh_range(batch["image"])
   real_labels = batch["label"] if conditional else jnp.zeros_like(batch["label"])
-  fake, fake_labels, _ = fakes(g.params, g.batch_stats, d_key, real.shape[0])
-  return g_key, real, real_labels, jax.lax.stop_gradient(fake), fake_labels
+  fake, fake_labels, _ = fakes(g.params, g.batch_stats, key, real.shape[0])
+  return real, real_labels, jax.lax.stop_gradient(fake), fake_labels
 
 
 def make_hinge_step(generator, discriminator, c, num_labels: int):
@@ -129,11 +127,8 @@ def make_hinge_step(generator, discriminator, c, num_labels: int):
   n = discriminator_steps(c)
 
   def discriminator_update(g, d, real_batch, key):
-    real = pixels.to_tanh_range(real_batch["image"])
-    real_labels = (real_batch["label"] if c.conditional
-                   else jnp.zeros_like(real_batch["label"]))
-    fake, fake_labels, _ = fakes(g.params, g.batch_stats, key, real.shape[0])
-    fake = jax.lax.stop_gradient(fake)
+    real, real_labels, fake, fake_labels = discriminator_inputs(fakes, c.conditional, g,
+                                                                real_batch, key)
 
     def d_loss_fn(d_params):
       # Both passes normalise by the same power iteration (from the stored
@@ -187,8 +182,9 @@ def make_acgan_step(generator, discriminator, c, num_labels: int):
 
   def step(state: GanState, batch, key):
     g, d = state.generator, state.critic
-    g_key, real, real_labels, fake, fake_labels = discriminator_inputs(
-        fakes, c.conditional, state, batch, key)
+    d_key, g_key = jax.random.split(jax.random.fold_in(key, g.step))
+    real, real_labels, fake, fake_labels = discriminator_inputs(fakes, c.conditional, g, batch,
+                                                                d_key)
     n = real.shape[0]
 
     def d_loss_fn(d_params):

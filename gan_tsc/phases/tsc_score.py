@@ -16,7 +16,7 @@ table goes to the console, `<phase>/table.md`, TensorBoard (text) and
 results.json.
 
 `TscScorer` is the protocol itself, for scoring any input set (the
-GAN-TSC image benchmark scores six).
+GAN-TSC image benchmark scores every set of its table).
 """
 
 from __future__ import annotations
