@@ -15,12 +15,14 @@ r"""GAN-TSC on Fashion-MNIST: the student with and without GAN inputs, and the T
 Runs configs/gan_tsc_fashion_mnist.py through the same pipeline as
 launch/main.py, with these phases added:
   gan_unconditional   the same GAN without labels (for the TSC table)
-  student_mix_<s>     the student on real + AC-GAN inputs (p_fake 0.8), seeds s
+  student_mix_<s>     the student on real + GAN inputs (p_fake 0.8), seeds s
   student_real_<s>    the same student on training data only (p_fake 0)
   gan_hinge           the hinge GAN with a projection discriminator, rated beside the
                       config's GAN (--hinge-gan-steps; 0 leaves it out; --hinge-generator,
-                      --hinge-schedule, --hinge-discriminator-steps, --hinge-betas for the
-                      other regimes in docs/RESULTS.md)
+                      --hinge-schedule, --hinge-discriminator-steps, --hinge-betas,
+                      --hinge-ema-decay for the other regimes in docs/RESULTS.md); with
+                      --variant ...,gan=hinge the config's GAN is the hinge GAN, and these
+                      flags set its regime (the students learn from it)
 Every student has the same architecture, optimizer and number of steps, and
 reports its final-step test accuracy. Each conditional GAN's teacher
 agreement and FID (the teacher's features) are printed, beside the same for
@@ -124,15 +126,19 @@ def main():
                       help="the GAN and TSC Score tables only: no students")
   parser.add_argument("--hinge-gan-steps", type=int, default=6000,
                       help="also train the hinge GAN (projection discriminator) this many steps "
-                           "and rate it beside the config's GAN (0: do not; skipped when the "
-                           "config's GAN is already the hinge GAN)")
+                           "and rate it beside the config's GAN (0: do not); when the config's "
+                           "GAN is the hinge GAN (variant gan=hinge), the --hinge-* flags set "
+                           "its steps and regime instead")
   parser.add_argument("--hinge-generator", default="acgan", choices=("acgan", "acgan_cbn"),
                       help="the hinge GAN's generator (acgan_cbn: class-conditional BatchNorm)")
-  parser.add_argument("--hinge-schedule", default="linear", choices=("linear", "constant"),
-                      help="the hinge GAN's learning rates: decayed linearly to zero, or constant")
+  parser.add_argument("--hinge-schedule", default="constant", choices=("constant", "linear"),
+                      help="the hinge GAN's learning rates: constant, or decayed linearly to zero")
   parser.add_argument("--hinge-discriminator-steps", type=int, default=1,
                       help="the hinge GAN's discriminator updates per generator step "
                            "(the projection authors': 5)")
+  parser.add_argument("--hinge-ema-decay", type=float, default=0.999,
+                      help="hand on a moving average of the hinge GAN's generator parameters "
+                           "with this decay per step (0: the last parameters)")
   parser.add_argument("--hinge-betas", default="0.5,0.999",
                       help="the hinge GAN's Adam b1,b2 for both networks (the projection "
                            "authors': 0,0.9)")
@@ -179,16 +185,19 @@ def main():
   if args.no_tsc and args.no_students:
     parser.error("--no-tsc with --no-students leaves nothing to compare.")
   rated_gans = ["gan"]
-  if args.hinge_gan_steps and config.gan.loss != "hinge":
+  if args.hinge_gan_steps:
     try:
       betas = tuple(float(b) for b in args.hinge_betas.split(","))
     except ValueError:
       betas = ()
     if len(betas) != 2:
       parser.error(f"--hinge-betas {args.hinge_betas!r}: two numbers, b1,b2 (e.g. 0,0.9).")
-    config.gan_hinge = hinge_gan_phase(config.gan, args, betas)
-    phases.append("gan_hinge")
-    rated_gans.append("gan_hinge")
+    if config.gan.loss == "hinge":  # the students' GAN is the hinge GAN: the flags set it
+      config.gan = hinge_gan_phase(config.gan, args, betas)
+    else:
+      config.gan_hinge = hinge_gan_phase(config.gan, args, betas)
+      phases.append("gan_hinge")
+      rated_gans.append("gan_hinge")
   student = config.student.copy_and_resolve_references()  # also the TSC Score's student
   for seed in range(0 if args.no_students else args.seeds):
     for name, p_fake in (("mix", 0.8), ("real", 0.0)):
@@ -300,6 +309,7 @@ def hinge_gan_phase(gan_block, args, betas: tuple[float, float]):
     block.num_steps = args.hinge_gan_steps
   block.generator.name = args.hinge_generator
   block.discriminator_steps = args.hinge_discriminator_steps
+  block.generator_ema_decay = args.hinge_ema_decay
   for optimizer in (block.generator_optimizer, block.discriminator_optimizer):
     optimizer.schedule, (optimizer.b1, optimizer.b2) = args.hinge_schedule, betas
   return block
@@ -315,8 +325,10 @@ def gan_label(block) -> str:
     betas = (block.generator_optimizer.b1, block.generator_optimizer.b2)
     if betas != (0.5, 0.999):
       kind += f", Adam betas {betas[0]:g}, {betas[1]:g}"
-    if block.generator_optimizer.schedule == "constant":
-      kind += ", constant learning rates"
+    if block.generator_optimizer.schedule == "linear":
+      kind += ", learning rates decayed linearly"
+  if block.get("generator_ema_decay", 0.0):
+    kind += f", generator weights averaged (decay {block.generator_ema_decay:g})"
   return f"{kind}, {block.num_steps} steps"
 
 
@@ -324,7 +336,8 @@ def rate_gans(config, outputs, results, dataset, names, num_samples: int):
   """Markdown table and numbers: each conditional GAN's teacher agreement (its
   phase's monitor, and again on `num_samples` uint8 samples, as many of each
   class) and its FID against the test split, on the teacher's features (its
-  own scale)."""
+  own scale); real training and test images under their own labels as the
+  references."""
   import jax
   from gan_tsc.configs import gan_kd
   from gan_tsc.metrics import feature_extractors, image_quality
@@ -351,6 +364,13 @@ def rate_gans(config, outputs, results, dataset, names, num_samples: int):
                                       "fid_teacher_features": fid}}
   lines.append(f"| real training images (their labels; reference) | - | {100 * agreement:.1f}% "
                f"| {fid:.2f} |")
+  # Images the teacher never learned from: what it makes of unseen real data
+  # (the FID's own reference set, so no FID).
+  probs, _ = extractor(pixels.to_tanh_range(real))
+  agreement = float(np.mean(np.argmax(probs, -1) == dataset.test_labels[:num_samples]))
+  numbers["real_test_images"] = {"teacher_agreement": agreement}
+  lines.append(f"| real test images (their labels; unseen by the teacher) | - | "
+               f"{100 * agreement:.1f}% | - |")
   for index, name in enumerate(names):
     images = generated_images(outputs[name], jax.random.PRNGKey(index), num_samples,
                               labels=labels)
@@ -360,8 +380,11 @@ def rate_gans(config, outputs, results, dataset, names, num_samples: int):
     monitor = results[name]["teacher_agreement"]
     numbers[name] = {"teacher_agreement_monitor": monitor, "teacher_agreement": agreement,
                      "fid_teacher_features": fid, "label": gan_label(config[name])}
-    lines.append(f"| {gan_label(config[name])} | {100 * monitor:.1f}% | {100 * agreement:.1f}% "
-                 f"| {fid:.2f} |")
+    last = results[name].get("teacher_agreement_last_params")
+    if last is not None:  # the phase hands on a weight average; its last parameters beside it
+      numbers[name]["teacher_agreement_monitor_last_params"] = last
+    shown = f"{100 * monitor:.1f}%" + ("" if last is None else f" (last parameters {100 * last:.1f}%)")
+    lines.append(f"| {gan_label(config[name])} | {shown} | {100 * agreement:.1f}% | {fid:.2f} |")
   return "\n".join(lines) + "\n", numbers
 
 

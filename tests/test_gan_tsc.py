@@ -56,6 +56,18 @@ def gan_setup(c, num_classes=10):
   return generator, state, step, acgan.make_sampler(generator, c.generator.latent_dim, labels)
 
 
+def hinge_setup(**overrides):
+  """A hinge GAN block with `overrides`, its networks, initial state and step (jitted
+  without donation: the tests reuse states)."""
+  c = gan_config(loss="hinge")
+  c.update(overrides)
+  generator, discriminator = acgan.build_networks(c, 10, 1, 32)
+  state = acgan.create_state(generator, discriminator, jax.random.PRNGKey(0), c, (32, 32, 1),
+                             c.num_steps)
+  return c, generator, discriminator, state, jax.jit(
+      acgan.make_step(generator, discriminator, c, 10))
+
+
 # ---------------------------------------------------------------------------
 # AC-GAN.
 
@@ -87,22 +99,23 @@ def test_acgan_losses_fall_and_the_class_is_learned(digits):
   assert step._cache_size() == 1
 
 
-def test_hinge_gan_decays_both_learning_rates_linearly_to_zero():
-  acgan_block, hinge = gan_config(), gan_config(loss="hinge")
+def test_hinge_gan_averages_its_generator_at_constant_rates_or_decays_them_linearly():
+  hinge = gan_config(loss="hinge")
   assert hinge.discriminator.name == "projection_discriminator"
+  assert hinge.generator_ema_decay == 0.999
   for block in (hinge.generator_optimizer, hinge.discriminator_optimizer):
+    _, constant = optim.build(block, 100)
+    assert float(constant(0)) == float(constant(100)) == 2e-4
+    block.schedule = "linear"  # the option: both rates decayed linearly to zero
     _, schedule = optim.build(block, 100)
     np.testing.assert_allclose([schedule(0), schedule(50), schedule(75), schedule(100)],
                                [2e-4, 1e-4, 5e-5, 0.0], atol=1e-12)
-  _, constant = optim.build(acgan_block.generator_optimizer, 100)
-  assert float(constant(100)) == 2e-4
 
 
 def test_hinge_projection_gan_learns_the_requested_class(teacher, digits):
   c = gan_config(loss="hinge")
-  # A short run: at a constant rate (the decay to zero is the test above's).
+  # A short run: at a higher constant rate, its last parameters rated.
   c.generator_optimizer.learning_rate = c.discriminator_optimizer.learning_rate = 1e-3
-  c.generator_optimizer.schedule = c.discriminator_optimizer.schedule = "constant"
   generator, state, step, sample = gan_setup(c)
   agreement = acgan.teacher_agreement(teacher, digits, sample, 500)
   before = agreement(state.generator.variables, jax.random.PRNGKey(7))
@@ -124,12 +137,7 @@ def test_hinge_projection_gan_learns_the_requested_class(teacher, digits):
 
 
 def test_hinge_gan_takes_several_discriminator_updates_each_on_its_own_batch(digits):
-  c = gan_config(loss="hinge")
-  c.discriminator_steps = 3
-  generator, discriminator = acgan.build_networks(c, 10, 1, 32)
-  state = acgan.create_state(generator, discriminator, jax.random.PRNGKey(0), c, (32, 32, 1),
-                             c.num_steps)
-  step = jax.jit(acgan.make_step(generator, discriminator, c, 10))  # no donation: reused
+  c, generator, discriminator, state, step = hinge_setup(discriminator_steps=3)
   batch = {"image": jnp.asarray(digits.train_images[:96]).reshape(3, 32, 32, 32, 1),
            "label": jnp.asarray(digits.train_labels[:96]).reshape(3, 32)}
   after, _ = step(state, batch, jax.random.PRNGKey(1))
@@ -151,6 +159,55 @@ def test_hinge_gan_takes_several_discriminator_updates_each_on_its_own_batch(dig
   ac.discriminator_steps = 2
   with pytest.raises(ValueError, match="hinge GAN only"):
     acgan.make_step(*acgan.build_networks(ac, 10, 1, 32), ac, 10)
+
+
+def test_generator_weight_average_follows_each_step_by_hand(digits):
+  _, generator, discriminator, state, step = hinge_setup(generator_ema_decay=0.75)
+  batcher = batching.EpochBatcher({"image": digits.train_images, "label": digits.train_labels},
+                                  32, seed=0)
+  expected = jax.device_get(state.generator.params)  # the average starts at the initial ones
+  for i in range(3):
+    state, _ = step(state, batcher.batch(i), jax.random.PRNGKey(1))
+    expected = jax.tree.map(lambda avg, new: 0.75 * avg + 0.25 * new, expected,
+                            jax.device_get(state.generator.params))
+  average = jax.device_get(state.generator_ema["params"])
+  for want, got, last in zip(jax.tree.leaves(expected), jax.tree.leaves(average),
+                             jax.tree.leaves(jax.device_get(state.generator.params))):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  assert any(not np.allclose(got, last) for got, last in zip(
+      jax.tree.leaves(average), jax.tree.leaves(jax.device_get(state.generator.params))))
+  # Without a decay the state keeps no average and the phase hands on the last variables.
+  state = hinge_setup(generator_ema_decay=0.0)[3]
+  assert state.generator_ema is None
+  handed = acgan.handed_variables(state, standing=None)
+  for a, b in zip(jax.tree.leaves(handed), jax.tree.leaves(state.generator.variables)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_averaged_generator_gets_the_batchnorm_statistics_of_its_own_samples():
+  _, generator, _, state, _ = hinge_setup(generator_ema_decay=0.5)
+  # An average far from the last parameters: every parameter tripled, so the
+  # last generator's statistics (zero mean, unit variance at initialisation)
+  # no longer fit its layers' inputs.
+  average = jax.tree.map(lambda p: 3.0 * p, state.generator.params)
+  state = state.replace(generator_ema={"params": average})
+  standing = acgan.standing_statistics(generator, 32, 10, jax.random.PRNGKey(3))
+  handed = acgan.handed_variables(state, standing)
+  for a, b in zip(jax.tree.leaves(handed["params"]), jax.tree.leaves(average)):
+    np.testing.assert_array_equal(a, b)
+  z = jax.random.normal(jax.random.PRNGKey(4), (2048, 32))
+  labels = jnp.arange(2048) % 10
+  on_batch, _ = generator.apply(handed, z, labels, train=True, mutable=["batch_stats"])
+  with_standing = generator.apply(handed, z, labels, train=False)
+  with_last = generator.apply({"params": average, "batch_stats": state.generator.batch_stats},
+                              z, labels, train=False)
+  standing_gap = float(jnp.mean(jnp.abs(with_standing - on_batch)))
+  last_gap = float(jnp.mean(jnp.abs(with_last - on_batch)))
+  assert standing_gap < 0.01 < 0.1 < last_gap, (standing_gap, last_gap)
+  # The same latents every call: the same statistics.
+  again = standing(average, state.generator.batch_stats)
+  for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(handed)):
+    np.testing.assert_array_equal(a, b)
 
 
 def test_each_network_updates_only_its_own_batch_statistics(digits):
@@ -434,10 +491,16 @@ def test_digits_smoke_resume_tsc_score_and_restore(launcher, tmp_path):
   assert not os.path.exists(tmp_path / "b" / "gan" / "checkpoints")
 
 
-def test_gan_phase_resumes_exactly(launcher, tmp_path, kill_phase):
-  """4 straight steps equal 3 steps, a kill (the checkpoint of step 2 kept), and a rerun."""
-  base = [f"--config={ROOT}/configs/gan_tsc_digits.py:smoke", "--config.pipeline=('gan',)",
+@pytest.mark.parametrize("gan", ["acgan", "hinge_averaged"])
+def test_gan_phase_resumes_exactly(launcher, tmp_path, kill_phase, gan):
+  """4 straight steps equal 3 steps, a kill (the checkpoint of step 2 kept), and a rerun;
+  for the hinge GAN with a weight average, the average too, and another run that takes
+  the finished phase hands on the same averaged generator."""
+  variant = "smoke" if gan == "acgan" else "smoke,gan=hinge"
+  base = [f"--config={ROOT}/configs/gan_tsc_digits.py:{variant}", "--config.pipeline=('gan',)",
           "--config.gan.teacher="]
+  if gan == "hinge_averaged":
+    base.append("--config.gan.generator_ema_decay=0.5")
   launcher(base + [f"--workdir={tmp_path}/straight"])
   kill_phase("gan", 3)
   with pytest.raises(KeyboardInterrupt):
@@ -451,8 +514,21 @@ def test_gan_phase_resumes_exactly(launcher, tmp_path, kill_phase):
   b = json.load(open(tmp_path / "resumed" / "results.json"))["gan"]
   assert a["steps"] == b["steps"] == 4
   sa, sb = straight.manager.restore(4), resumed.manager.restore(4)
+  assert (sa["generator_ema"] is not None) == (gan == "hinge_averaged")
   for x, y in zip(jax.tree.leaves(sa), jax.tree.leaves(sb)):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+  if gan == "hinge_averaged":
+    config = configs.load("gan_tsc_digits", variant, lock=False)
+    config.gan.generator_ema_decay, config.gan.teacher = 0.5, ""
+    finished = acgan.run(config, "gan", str(tmp_path / "straight"), {})
+    config.gan.checkpoint = str(tmp_path / "straight" / "gan")
+    taken = acgan.run(config, "gan", str(tmp_path / "taken"), {})
+    assert taken.metrics["restored_from"] == config.gan.checkpoint
+    for x, y in zip(jax.tree.leaves(taken.variables), jax.tree.leaves(finished.variables)):
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    for x, p in zip(jax.tree.leaves(finished.variables["params"]),
+                    jax.tree.leaves(sa["generator_ema"]["params"])):
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(p))
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST),

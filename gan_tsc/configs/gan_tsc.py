@@ -52,17 +52,22 @@ def acgan_phase(*, batch_size: int, num_steps: int | None = None, num_epochs: fl
 
 def as_hinge_gan(block: ConfigDict) -> ConfigDict:
   """An AC-GAN block as the hinge GAN: the same generator against a spectrally
-  normalised projection discriminator, hinge loss (Miyato & Koyama 2018), both
-  learning rates decayed linearly to zero as in their code (at a constant rate
-  the teacher's agreement with the samples swung by ±2 points from one
-  thousand steps to the next). `generator.name='acgan_cbn'` gives the
-  generator their class-conditional BatchNorm; `discriminator_steps` their
+  normalised projection discriminator, hinge loss (Miyato & Koyama 2018), at
+  the block's constant learning rates, handing on an exponential moving
+  average of the generator's parameters (`generator_ema_decay` 0.999; Yazici
+  et al. 2019). On Fashion-MNIST the average lifted the teacher's agreement
+  with the samples from 89.4% (last parameters) to 92.1%, steadier from one
+  thousand steps to the next; decaying both rates linearly to zero instead
+  (their `schedule='linear'`, as the projection authors' code) gave 88.1%
+  and, averaged, 88.9% (docs/RESULTS.md). `generator.name='acgan_cbn'` gives
+  the generator their class-conditional BatchNorm; `discriminator_steps` their
   several discriminator updates per generator step (1 here; theirs 5)."""
   block = block.copy_and_resolve_references()
   block.loss = "hinge"
   block.discriminator_steps = 1
+  block.generator_ema_decay = 0.999
   block.discriminator.name = "projection_discriminator"
-  block.generator_optimizer.schedule = block.discriminator_optimizer.schedule = "linear"
+  block.generator_optimizer.schedule = block.discriminator_optimizer.schedule = "constant"
   return block
 
 

@@ -20,6 +20,15 @@ generator step n discriminator updates, each on its own real batch and fresh
 fakes; the host delivers the n batches stacked, and the discriminator's
 learning-rate schedule counts its own updates.
 
+Either loss can keep an exponential moving average of the generator's
+parameters (`generator_ema_decay` > 0, in the state's `generator_ema` as
+{'params': ...}; Yazici et al. 2019): the phase then hands on, and monitors,
+the average. The average was never run as a network, so its BatchNorm
+statistics are recomputed before each use ("standing statistics": the
+running averages taken over STANDING_BATCHES fresh batches of its own
+samples, from the last generator's); the monitor then also reports the last
+parameters' agreement (`teacher_agreement_last_params`).
+
 The phase hands later phases a frozen generator whose `sample(variables, key,
 n)` draws n images in [-1, 1] with their requested labels, inside jit.
 """
@@ -66,6 +75,52 @@ def make_sampler(generator, latent_dim: int, num_labels: int):
 
 
 LOSSES = ("acgan", "hinge")
+
+# Batches (and their size) over which an averaged generator's BatchNorm
+# statistics are recomputed: with momentum 0.9 the starting statistics weigh
+# 0.9**100 < 1e-4 at the end.
+STANDING_BATCHES, STANDING_BATCH_SIZE = 100, 256
+
+
+def ema_decay(c) -> float:
+  """The generator's weight-average decay per step (0 where the block has none:
+  the phase hands on its last parameters)."""
+  return c.get("generator_ema_decay", 0.0)
+
+
+def with_average(state: GanState, decay: float) -> GanState:
+  """The state after a generator update, its parameter average (if kept) moved
+  toward the new parameters by 1 - decay."""
+  if state.generator_ema is None:
+    return state
+  average = optax.incremental_update(state.generator.params, state.generator_ema["params"],
+                                     1.0 - decay)
+  return state.replace(generator_ema={"params": average})
+
+
+def standing_statistics(generator, latent_dim: int, num_labels: int, key):
+  """(params, batch_stats) -> generator variables whose BatchNorm statistics are
+  those of `params`' own samples: STANDING_BATCHES batches of fresh fakes (the
+  same latents every call), starting from `batch_stats`."""
+  fakes = fake_batch(generator, latent_dim, num_labels)
+  # A host loop over one jitted batch: XLA:CPU runs convolutions inside a
+  # rolled loop several times slower (shared/gan.py's critic_updates).
+  update = jax.jit(lambda params, stats, k: fakes(params, stats, k, STANDING_BATCH_SIZE)[2])
+
+  def variables(params, batch_stats):
+    for i in range(STANDING_BATCHES):
+      batch_stats = update(params, batch_stats, jax.random.fold_in(key, i))
+    return {"params": params, "batch_stats": batch_stats}
+
+  return variables
+
+
+def handed_variables(state: GanState, standing) -> dict:
+  """What the phase hands on: the generator's last variables, or its parameter
+  average with standing statistics (`standing_statistics`)."""
+  if state.generator_ema is None:
+    return state.generator.variables
+  return standing(state.generator_ema["params"], state.generator.batch_stats)
 
 
 def discriminator_steps(c) -> int:
@@ -124,7 +179,7 @@ def make_hinge_step(generator, discriminator, c, num_labels: int):
   """The hinge GAN with a projection discriminator: step(state, batch, key); with
   `discriminator_steps` n > 1 the batch is stacked, (n, B, ...)."""
   fakes = fake_batch(generator, c.generator.latent_dim, num_labels)
-  n = discriminator_steps(c)
+  n, decay = discriminator_steps(c), ema_decay(c)
 
   def discriminator_update(g, d, real_batch, key):
     real, real_labels, fake, fake_labels = discriminator_inputs(fakes, c.conditional, g,
@@ -165,7 +220,9 @@ def make_hinge_step(generator, discriminator, c, num_labels: int):
     # The discriminator's figures are its last update's.
     metrics = {"d_loss": d_loss, "g_loss": g_loss,
                "d_real_score": jnp.mean(real_out), "d_fake_score": jnp.mean(fake_out)}
-    return GanState(g.apply_gradients(grads=g_grads, batch_stats=g_stats), d), metrics
+    return with_average(state.replace(
+        generator=g.apply_gradients(grads=g_grads, batch_stats=g_stats), critic=d),
+        decay), metrics
 
   return step
 
@@ -173,7 +230,7 @@ def make_hinge_step(generator, discriminator, c, num_labels: int):
 def make_acgan_step(generator, discriminator, c, num_labels: int):
   """The AC-GAN: step(state, batch, key) -> (state, metrics)."""
   class_weight = c.class_loss_weight if c.conditional else 0.0
-  latent_dim = c.generator.latent_dim
+  latent_dim, decay = c.generator.latent_dim, ema_decay(c)
 
   def class_loss(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
@@ -217,7 +274,9 @@ def make_acgan_step(generator, discriminator, c, num_labels: int):
         "d_real_class_accuracy": jnp.mean(jnp.argmax(real_classes, -1) == real_labels),
         "d_fake_class_accuracy": jnp.mean(jnp.argmax(fake_classes, -1) == labels),
     }
-    return GanState(g.apply_gradients(grads=g_grads, batch_stats=g_stats), d), metrics
+    return with_average(state.replace(
+        generator=g.apply_gradients(grads=g_grads, batch_stats=g_stats), critic=d),
+        decay), metrics
 
   return step
 
@@ -238,7 +297,8 @@ def create_state(generator, discriminator, key, c, image_shape, num_steps) -> Ga
         TrainState.create(apply_fn=generator.apply, params=g_vars["params"], tx=g_tx,
                           batch_stats=g_vars["batch_stats"]),
         TrainState.create(apply_fn=discriminator.apply, params=d_vars["params"], tx=d_tx,
-                          batch_stats=d_vars.get("batch_stats", {})))
+                          batch_stats=d_vars.get("batch_stats", {})),
+        {"params": g_vars["params"]} if ema_decay(c) else None)
 
   return jax.jit(init, out_shardings=parallel.replicated())()
 
@@ -286,23 +346,39 @@ def run(config, phase: str, workdir: str, inputs: dict) -> TrainedGenerator:
   agreement = (teacher_agreement(teacher, dataset, sample, c.teacher_agreement_samples)
                if teacher and c.conditional else None)
   monitor_key = p.subkey("monitor")
+  standing = standing_statistics(generator, c.generator.latent_dim, num_labels,
+                                 p.subkey("standing"))
 
-  def evaluate(variables, step_done: int):
-    """Monitoring only: a class-by-class sample grid, and the teacher's view of it."""
+  def evaluate(state: GanState, step_done: int):
+    """(the variables handed on, monitoring metrics): a class-by-class sample grid,
+    and the teacher's view of the samples (of the last parameters too, when the
+    phase hands on their average)."""
+    variables = handed_variables(state, standing)
     p.writer.write_images(step_done, {"generator/samples_by_class": grid(variables)})
-    return {"teacher_agreement": agreement(variables, monitor_key)} if agreement else {}
+    metrics = {}
+    if agreement:
+      metrics["teacher_agreement"] = agreement(variables, monitor_key)
+      if state.generator_ema is not None:
+        metrics["teacher_agreement_last_params"] = agreement(state.generator.variables,
+                                                             monitor_key)
+    return variables, metrics
 
   extra = {"discriminator_params": models.count_params(state.critic.params)}
   if c.checkpoint:  # a finished generator of another run instead of training
-    variables = shared.restore_handoff(p, state.generator.variables, "generator")
+    restored = shared.restore_handoff(p, state.generator.variables, "generator")
+    final = state.replace(generator=state.generator.replace(**restored))
+    if state.generator_ema is not None:
+      final = final.replace(generator_ema=shared.restore_handoff(p, state.generator_ema,
+                                                                 "generator_ema"))
     num_steps, result = 0, None
   else:
     step = shared.jit_step(make_step(generator, discriminator, c, num_labels),
                            batch="stacked" if stacks > 1 else "data")
     reporting.write_real_grid(p.writer, dataset.train_images)
     result = shared.train(p, state, step, batcher.batch, num_steps,
-                          evaluate=lambda s, done: evaluate(s.generator.variables, done))
-    variables = result.state.generator.variables
-  metrics = shared.finish(p, evaluate(variables, num_steps), num_steps, result,
+                          evaluate=lambda s, done: evaluate(s, done)[1])
+    final = result.state
+  variables, final_metrics = evaluate(final, num_steps)
+  metrics = shared.finish(p, final_metrics, num_steps, result,
                           params=models.count_params(variables["params"]), **extra)
   return TrainedGenerator(generator, variables, c.generator, metrics, sample)
