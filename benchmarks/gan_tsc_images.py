@@ -124,11 +124,11 @@ def main():
                       help="students only: no unconditional GAN, no TSC Score table")
   parser.add_argument("--no-students", action="store_true",
                       help="the GAN and TSC Score tables only: no students")
-  parser.add_argument("--hinge-gan-steps", type=int, default=6000,
+  parser.add_argument("--hinge-gan-steps", type=int, default=None,
                       help="also train the hinge GAN (projection discriminator) this many steps "
-                           "and rate it beside the config's GAN (0: do not); when the config's "
-                           "GAN is the hinge GAN (variant gan=hinge), the --hinge-* flags set "
-                           "its steps and regime instead")
+                           "(default 6000) and rate it beside the config's GAN (0: do not); "
+                           "when the config's GAN is the hinge GAN (variant gan=hinge), the "
+                           "--hinge-* flags set its regime instead, and its steps if given")
   parser.add_argument("--hinge-generator", default="acgan", choices=("acgan", "acgan_cbn"),
                       help="the hinge GAN's generator (acgan_cbn: class-conditional BatchNorm)")
   parser.add_argument("--hinge-schedule", default="constant", choices=("constant", "linear"),
@@ -185,7 +185,10 @@ def main():
   if args.no_tsc and args.no_students:
     parser.error("--no-tsc with --no-students leaves nothing to compare.")
   rated_gans = ["gan"]
-  if args.hinge_gan_steps:
+  hinge_steps = args.hinge_gan_steps
+  if hinge_steps is None:
+    hinge_steps = config.gan.num_steps if config.gan.loss == "hinge" else 6000
+  if hinge_steps:
     try:
       betas = tuple(float(b) for b in args.hinge_betas.split(","))
     except ValueError:
@@ -193,9 +196,9 @@ def main():
     if len(betas) != 2:
       parser.error(f"--hinge-betas {args.hinge_betas!r}: two numbers, b1,b2 (e.g. 0,0.9).")
     if config.gan.loss == "hinge":  # the students' GAN is the hinge GAN: the flags set it
-      config.gan = hinge_gan_phase(config.gan, args, betas)
+      config.gan = hinge_gan_phase(config.gan, args, betas, hinge_steps)
     else:
-      config.gan_hinge = hinge_gan_phase(config.gan, args, betas)
+      config.gan_hinge = hinge_gan_phase(config.gan, args, betas, hinge_steps)
       phases.append("gan_hinge")
       rated_gans.append("gan_hinge")
   student = config.student.copy_and_resolve_references()  # also the TSC Score's student
@@ -300,13 +303,13 @@ def students_report(config, results, workdir: str, seeds: int, variant: str, rat
   return students, {"students": {"mix": mix, "real": real}}
 
 
-def hinge_gan_phase(gan_block, args, betas: tuple[float, float]):
+def hinge_gan_phase(gan_block, args, betas: tuple[float, float], num_steps: int):
   """The config's conditional GAN block as the hinge GAN (projection discriminator),
-  in the regime the --hinge-* flags name."""
+  in the regime the --hinge-* flags name, trained `num_steps` (unless a smoke run)."""
   from gan_tsc.configs import gan_tsc
   block = gan_tsc.as_hinge_gan(gan_block)
   if not args.smoke:
-    block.num_steps = args.hinge_gan_steps
+    block.num_steps = num_steps
   block.generator.name = args.hinge_generator
   block.discriminator_steps = args.hinge_discriminator_steps
   block.generator_ema_decay = args.hinge_ema_decay
